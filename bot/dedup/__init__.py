@@ -1,0 +1,1 @@
+"""Story dedup: normalisation, the story engine and its SQLite store."""
