@@ -1,0 +1,146 @@
+"""The config file's shape as strict pydantic models: unknown keys and wrong types are errors."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+SeverityName = Literal["info", "low", "medium", "high", "critical"]
+
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
+
+
+def parse_duration(value: object) -> timedelta:
+    """`90s`, `10m`, `24h`, `7d` (or a bare number of seconds) as a timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, bool):
+        raise ValueError("expected a duration like 90s, 10m, 24h or 7d")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and (m := _DURATION_RE.match(value)):
+        seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+    else:
+        raise ValueError(f"expected a duration like 90s, 10m, 24h or 7d, got {value!r}")
+    if seconds < 0:
+        raise ValueError("a duration cannot be negative")
+    return timedelta(seconds=seconds)
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Defaults(_Strict):
+    """Per-feed settings every feed inherits."""
+
+    interval: Duration = timedelta(minutes=10)
+    max_age: Duration = timedelta(hours=24)
+    jitter: Duration = timedelta(seconds=30)
+
+
+class FeedConfig(_Strict):
+    """One feed to poll; `url` may be http(s), file:// or a local path."""
+
+    name: str = Field(min_length=1)
+    url: str = Field(min_length=1)
+    interval: Duration | None = None
+    max_age: Duration | None = None
+    source: str | None = None
+
+
+class Examples(_Strict):
+    """Headlines a rule must (and must not) fire on; `chipwatch check` runs them."""
+
+    match: list[str] = []
+    no_match: list[str] = []
+
+
+class RuleConfig(_Strict):
+    """A keyword rule: every `all` entry, one `any` term, no `none` term."""
+
+    id: str = Field(min_length=1)
+    tags: list[str] = []
+    severity: SeverityName = "medium"
+    all: list[str | list[str]] = []
+    any: list[str] = []
+    none: list[str] = []
+    examples: Examples = Examples()
+    mute_until: datetime | None = None
+
+
+class RouteConfig(_Strict):
+    """Where alerts go: conditions on tags, rules and severity; first match wins."""
+
+    channel: str = Field(min_length=1)
+    tags: list[str] = []
+    rules: list[str] = []
+    min_severity: SeverityName = "info"
+    continue_: bool = Field(False, alias="continue")
+    mode: Literal["immediate", "digest"] = "immediate"
+    every: Duration | None = None
+    at: str | None = None
+    timezone: str = "UTC"
+
+
+class SlackConfig(_Strict):
+    """How to reach Slack; the token only ever comes from $SLACK_BOT_TOKEN."""
+
+    api_url: str | None = None
+    timeout: Duration = timedelta(seconds=15)
+    per_channel_interval: Duration = timedelta(seconds=1)
+
+
+class StateConfig(_Strict):
+    """Where the SQLite state file lives (relative paths are from the working directory)."""
+
+    path: str = "state/chipwatch.db"
+
+
+class FetchConfig(_Strict):
+    """HTTP fetch limits."""
+
+    connect_timeout: Duration = timedelta(seconds=10)
+    total_timeout: Duration = timedelta(seconds=30)
+    max_bytes: int = Field(10_000_000, gt=0)
+    max_redirects: int = Field(5, ge=0, le=20)
+    backoff_max: Duration = timedelta(hours=6)
+    concurrency: int = Field(32, ge=1, le=512)
+    per_host: int = Field(4, ge=1, le=64)
+    user_agent: str | None = None
+
+
+class DedupConfig(_Strict):
+    """Story dedup: the window in which a new report joins an existing story."""
+
+    window: Duration = timedelta(hours=72)
+    enabled: bool = True
+
+
+class MetricsConfig(_Strict):
+    """The Prometheus/health endpoint; off unless `listen` is set (host:port)."""
+
+    listen: str | None = None
+
+
+class ChipwatchConfig(_Strict):
+    """The whole config file."""
+
+    defaults: Defaults = Defaults()
+    feeds: list[FeedConfig] = []
+    terms: dict[str, list[str]] = {}
+    rules: list[RuleConfig] = []
+    routes: list[RouteConfig] = []
+    slack: SlackConfig = SlackConfig()
+    state: StateConfig = StateConfig()
+    fetch: FetchConfig = FetchConfig()
+    dedup: DedupConfig = DedupConfig()
+    metrics: MetricsConfig = MetricsConfig()
+    ops_channel: str | None = None

@@ -1,0 +1,76 @@
+"""One exception tree for chipwatch.
+
+    ChipwatchError
+    ├── ConfigError          the config file is unreadable or invalid (carries every problem)
+    ├── FetchError           a feed could not be fetched (names the feed and the reason)
+    ├── DeliveryError        Slack refused or could not be reached
+    │   └── PermanentDeliveryError   retrying will not help (channel_not_found, invalid_auth…)
+    └── StoreError           the state database is unusable
+
+Messages never carry the Slack token: `redact` scrubs anything token-shaped.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_TOKEN_RE = re.compile(r"xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+")
+
+
+def redact(text: str) -> str:
+    """Replace anything that looks like a Slack token with a placeholder."""
+    return _TOKEN_RE.sub("xox?-[redacted]", text)
+
+
+class ChipwatchError(Exception):
+    """Base of every error chipwatch raises on purpose."""
+
+    def __str__(self) -> str:
+        return redact(super().__str__())
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a config file: where, which field, what."""
+
+    file: str
+    line: int | None
+    field: str
+    message: str
+    level: str = "error"
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        field = f" {self.field}:" if self.field else ""
+        return f"{where}:{field} {self.message}" if self.level == "error" else (
+            f"{where}: warning:{field} {self.message}"
+        )
+
+
+class ConfigError(ChipwatchError):
+    """The config is invalid; `problems` lists every error found, in file order."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class FetchError(ChipwatchError):
+    """A feed could not be fetched."""
+
+
+class DeliveryError(ChipwatchError):
+    """A message could not be delivered to Slack; it stays in the outbox and is retried."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class PermanentDeliveryError(DeliveryError):
+    """Slack refused a message for a reason retrying will not fix; it goes to dead letters."""
+
+
+class StoreError(ChipwatchError):
+    """The state database cannot be opened or migrated."""

@@ -1,0 +1,77 @@
+"""The plain data that flows through the pipeline: items, severities, match results, alerts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import IntEnum
+
+
+class Severity(IntEnum):
+    """How much an alert matters; ordered so that `max` picks the top one."""
+
+    INFO = 0
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+    CRITICAL = 4
+
+    @classmethod
+    def parse(cls, name: str) -> Severity:
+        return cls[name.strip().upper()]
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+@dataclass(frozen=True)
+class Item:
+    """One news item as the pipeline sees it, whatever feed format it came from."""
+
+    id: str
+    feed: str
+    title: str
+    link: str
+    summary: str
+    published: datetime
+    fetched: datetime
+    source: str = ""
+
+    @property
+    def text(self) -> str:
+        """Title and summary, the text that rules match against."""
+        return f"{self.title}\n{self.summary}" if self.summary else self.title
+
+
+@dataclass(frozen=True)
+class RuleHit:
+    """One rule that fired for an item, with the terms that made it fire."""
+
+    rule_id: str
+    terms: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Match:
+    """What the rules said about an item: which fired, the union of tags, the top severity."""
+
+    hits: tuple[RuleHit, ...]
+    tags: frozenset[str]
+    severity: Severity
+
+    @property
+    def rule_ids(self) -> tuple[str, ...]:
+        return tuple(h.rule_id for h in self.hits)
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A matched item on its way to Slack: its story and the channels it is routed to."""
+
+    item: Item
+    match: Match
+    channels: tuple[str, ...]
+    story_id: str = ""
+    is_new_story: bool = True
+    extra: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,220 @@
+"""One poll of one feed as a pipeline of small stages.
+
+    fetch ─▶ parse ─▶ fresh ─▶ match ─▶ story ─▶ route ─▶ record ─▶ (sender drains outbox)
+
+Every stage has the same signature, `(ctx, list) -> list`, and the run stops at the first
+empty list. Stages are pure but for `fresh`, `story` and `record`, which read and write the
+store inside the one transaction that also moves the feed's validators: an item is recorded
+as seen in the same commit that queues its messages, so nothing is lost or sent twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Protocol
+
+from bot.config.compile import Config, FeedSpec
+from bot.feeds.adapter import parse_document, to_items
+from bot.feeds.fetch import Fetcher, FetchResult
+from bot.feeds.response import Outcome, next_delay
+from bot.models import Item, Match
+from bot.route import Route, route
+from bot.rules.engine import match
+from bot.slack.blocks import alert_message, reply_message, with_sources
+from bot.store import feeds as feed_store
+from bot.store import items as item_store
+from bot.store import outbox
+from bot.store.db import Database
+
+log = logging.getLogger("chipwatch.poll")
+# A known feed whose every entry turns "new" at once has churned its ids (a platform move):
+# record the entries as seen instead of flooding Slack with old news.
+CHURN_MIN_ITEMS = 10
+
+
+class Stories(Protocol):
+    """Assigns an item to a story: returns (story id, is it new, sources so far)."""
+
+    def assign(self, item: Item) -> tuple[str, bool, int]: ...
+
+
+class OwnStory:
+    """Each item is its own story (story dedup off)."""
+
+    def assign(self, item: Item) -> tuple[str, bool, int]:
+        return item.id, True, 1
+
+
+@dataclass
+class RunContext:
+    """What every stage may use; `now` is stamped once per run."""
+
+    now: datetime
+    config: Config
+    db: Database
+    stories: Stories
+    feed: FeedSpec
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An item on its way through the stages, with what each stage decided."""
+
+    item: Item
+    status: str = "new"  # nomatch | old | churn | unrouted | alert
+    match: Match | None = None
+    story_id: str | None = None
+    new_story: bool = True
+    sources: int = 1
+    routes: tuple[Route, ...] = ()
+
+
+Stage = Callable[[RunContext, list[Any]], list[Any]]
+
+
+def parse(ctx: RunContext, results: list[FetchResult]) -> list[Item]:
+    """Feed bytes → items; a document that is not a feed sets the run's error."""
+    out: list[Item] = []
+    for res in results:
+        if res.outcome is not Outcome.OK:
+            continue
+        doc = parse_document(res.body, res.headers.get("content-type"))
+        if doc.problem and not doc.entries:
+            ctx.error = doc.problem
+        out.extend(to_items(ctx.feed.name, ctx.feed.source, doc.entries, res.fetched))
+    return out
+
+
+def fresh(ctx: RunContext, items: list[Item]) -> list[Candidate]:
+    """Exact dedup against everything seen (id, normalized link, same-feed title)."""
+    new = item_store.unseen(ctx.db.conn, items, ctx.now)
+    churn = len(new) == len(items) >= CHURN_MIN_ITEMS and _known_feed(ctx)
+    if churn:
+        log.warning("feed_churn feed=%s items=%d action=recorded_without_alerts",
+                    ctx.feed.name, len(new))
+    return [Candidate(it, "churn" if churn else "new") for it in new]
+
+
+def _known_feed(ctx: RunContext) -> bool:
+    row = ctx.db.conn.execute("SELECT 1 FROM items WHERE feed = ? LIMIT 1", (ctx.feed.name,))
+    return row.fetchone() is not None
+
+
+def match_rules(ctx: RunContext, cands: list[Candidate]) -> list[Candidate]:
+    """Run the rules; items older than max_age are kept as seen but never alert."""
+    oldest = ctx.now - ctx.feed.max_age
+    out = []
+    for c in cands:
+        if c.status != "new":
+            out.append(c)
+            continue
+        m = match(ctx.config.rules, c.item.text, ctx.now)
+        status = "nomatch" if m is None else ("old" if c.item.published < oldest else "alert")
+        out.append(replace(c, match=m, status=status))
+    return out
+
+
+def assign_stories(ctx: RunContext, cands: list[Candidate]) -> list[Candidate]:
+    """Fold alerting items into stories: the first is new, later ones follow up."""
+    out = []
+    for c in cands:
+        if c.status == "alert":
+            story, new, sources = ctx.stories.assign(c.item)
+            c = replace(c, story_id=story, new_story=new, sources=sources)
+        out.append(c)
+    return out
+
+
+def route_alerts(ctx: RunContext, cands: list[Candidate]) -> list[Candidate]:
+    """Pick each alert's channels."""
+    out = []
+    for c in cands:
+        if c.status == "alert" and c.match is not None:
+            routes = route(ctx.config.routes, c.match)
+            c = replace(c, routes=routes, status="alert" if routes else "unrouted")
+        out.append(c)
+    return out
+
+
+def record(ctx: RunContext, cands: list[Candidate]) -> list[Candidate]:
+    """Write items as seen and queue their messages, in the caller's transaction."""
+    conn = ctx.db.conn
+    for c in cands:
+        item_store.insert(conn, c.item, c.match, c.status, c.story_id)
+        for r in c.routes:
+            queue_alert(ctx, c, r.channel)
+    return cands
+
+
+def queue_alert(ctx: RunContext, c: Candidate, channel: str) -> None:
+    """A story's first alert in a channel becomes its parent; later ones reply in its thread
+    and update the parent's source count."""
+    assert c.match is not None and c.story_id is not None
+    conn = ctx.db.conn
+    parent = outbox.parent(conn, c.story_id, channel)
+    if parent is None:
+        row = outbox.enqueue(conn, f"alert|{c.story_id}|{channel}", channel, "alert",
+                             alert_message(c.item, c.match), ctx.now, c.story_id, c.item.id)
+        if row is not None:
+            outbox.set_parent(conn, c.story_id, channel, row)
+        return
+    outbox.enqueue(conn, f"reply|{c.item.id}|{channel}", channel, "reply",
+                   reply_message(c.item), ctx.now, c.story_id, c.item.id)
+    outbox.enqueue(conn, f"update|{c.story_id}|{channel}|{c.sources}", channel, "update",
+                   with_sources(parent.message, c.sources, c.item.published), ctx.now,
+                   c.story_id, c.item.id)
+
+
+ITEM_STAGES: Sequence[Stage] = (fresh, match_rules, assign_stories, route_alerts, record)
+
+
+def run_stages(ctx: RunContext, things: list[Any], stages: Sequence[Stage]) -> list[Any]:
+    """Feed `things` through `stages` in order, stopping at the first empty list."""
+    for stage in stages:
+        if not things:
+            break
+        things = stage(ctx, things)
+    return things
+
+
+@dataclass(frozen=True)
+class PollReport:
+    """One line's worth of what a poll did."""
+
+    feed: str
+    outcome: Outcome
+    items: int
+    new: int
+    alerts: int
+    error: str | None
+    next_due: datetime
+
+
+def poll_feed(ctx: RunContext, fetcher: Fetcher) -> PollReport:
+    """Fetch, parse, match, route and record one feed; never raises for the feed's fault."""
+    with ctx.db.lock:
+        state = feed_store.load_state(ctx.db.conn, ctx.feed.name)
+    result = fetcher.fetch(ctx.feed, state.validators)
+    ctx.error = result.error if result.outcome not in (Outcome.OK, Outcome.NOT_MODIFIED) else None
+    items = parse(ctx, [result])
+    errors = state.errors + 1 if ctx.error else 0
+    delay = next_delay(ctx.feed.interval, errors,
+                       ctx.config.raw.fetch.backoff_max, result.retry_after)
+    with ctx.db.tx():
+        cands = run_stages(ctx, items, ITEM_STAGES)
+        feed_store.record_fetch(ctx.db.conn, result, ctx.now + delay, len(cands), ctx.error)
+    alerts = sum(1 for c in cands if c.status == "alert")
+    report = PollReport(ctx.feed.name, result.outcome, len(items), len(cands), alerts,
+                        ctx.error, ctx.now + delay)
+    if ctx.error:
+        log.warning("feed_error feed=%s status=%s error=%s errors=%d retry_in=%ds",
+                    ctx.feed.name, result.status or result.outcome.value, ctx.error, errors,
+                    delay.total_seconds())
+    else:
+        log.info("feed_polled feed=%s outcome=%s items=%d new=%d alerts=%d",
+                 ctx.feed.name, result.outcome.value, len(items), len(cands), alerts)
+    return report

@@ -1,0 +1,36 @@
+"""APScheduler 3.x: an interval job per feed (jittered, coalesced, one at a time)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+if TYPE_CHECKING:
+    from bot.app import App
+
+MISFIRE_GRACE = 60
+
+
+def build_scheduler(app: App) -> BackgroundScheduler:
+    """A scheduler with one job per feed and a heartbeat; feeds start staggered by jitter."""
+    cfg = app.config.raw
+    scheduler = BackgroundScheduler(
+        timezone="UTC",
+        executors={"default": ThreadPoolExecutor(cfg.fetch.concurrency)},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE},
+    )
+    now = app.clock.now()
+    for i, feed in enumerate(app.config.feeds):
+        jitter = int(feed.jitter.total_seconds())
+        first = now + timedelta(seconds=min(i * 0.05, jitter))
+        scheduler.add_job(app.poll, IntervalTrigger(seconds=feed.interval.total_seconds(),
+                                                    jitter=jitter or None),
+                          args=[feed], id=f"feed:{feed.name}", name=feed.name,
+                          next_run_time=first)
+    scheduler.add_job(app.heartbeat, IntervalTrigger(seconds=30), id="heartbeat",
+                      next_run_time=now)
+    return scheduler

@@ -1,0 +1,142 @@
+"""Notifiers: Slack through slack-sdk's WebClient, or the console when there is no token."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from dataclasses import dataclass
+from typing import Any, Protocol, TextIO
+from urllib.error import URLError
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry.builtin_handlers import (
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+from bot.errors import DeliveryError, PermanentDeliveryError, redact
+from bot.slack.blocks import Message, console_text
+
+EVENT_TYPE = "chipwatch_alert"
+# Errors that retrying the same request cannot fix: the row goes to dead letters.
+PERMANENT = frozenset({
+    "channel_not_found", "not_in_channel", "is_archived", "invalid_auth", "not_authed",
+    "account_inactive", "token_revoked", "invalid_blocks", "invalid_blocks_format",
+    "msg_too_long", "no_text", "missing_scope", "restricted_action", "cant_update_message",
+    "message_not_found", "invalid_arguments", "team_access_not_granted", "ekm_access_denied",
+})
+
+
+@dataclass(frozen=True)
+class Posted:
+    """Where Slack put a message: the channel's id and the message ts."""
+
+    channel_id: str
+    ts: str
+
+
+class Notifier(Protocol):
+    """Sends messages; raises DeliveryError (retry later) or PermanentDeliveryError."""
+
+    def post(self, channel: str, message: Message, key: str,
+             thread_ts: str | None = None) -> Posted: ...
+
+    def update(self, channel_id: str, ts: str, message: Message) -> None: ...
+
+    def find_posted(self, channel_id: str, key: str, oldest: float) -> Posted | None: ...
+
+    def join(self, channel: str) -> bool: ...
+
+
+class SlackNotifier:
+    """The real thing: slack-sdk WebClient with its rate-limit and server-error retries."""
+
+    def __init__(self, token: str, base_url: str | None = None, timeout: float = 15.0) -> None:
+        kwargs: dict[str, Any] = {"base_url": base_url} if base_url else {}
+        self.client = WebClient(token=token, timeout=int(timeout), **kwargs)
+        # One quick in-call retry each; anything longer is the outbox's job, so a long
+        # Retry-After never blocks the sender thread.
+        self.client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=1))
+        self.client.retry_handlers.append(ServerErrorRetryHandler(max_retry_count=1))
+
+    def post(self, channel: str, message: Message, key: str,
+             thread_ts: str | None = None) -> Posted:
+        resp = self._call(
+            "chat_postMessage", channel=channel, text=message.text, blocks=message.blocks,
+            thread_ts=thread_ts, unfurl_links=False, unfurl_media=False,
+            metadata={"event_type": EVENT_TYPE, "event_payload": {"key": key}},
+        )
+        return Posted(str(resp["channel"]), str(resp["ts"]))
+
+    def update(self, channel_id: str, ts: str, message: Message) -> None:
+        self._call("chat_update", channel=channel_id, ts=ts, text=message.text,
+                   blocks=message.blocks)
+
+    def find_posted(self, channel_id: str, key: str, oldest: float) -> Posted | None:
+        """Look for a message we posted with this outbox key (after a crash mid-send)."""
+        cursor = None
+        for _ in range(10):
+            resp = self._call("conversations_history", channel=channel_id, oldest=f"{oldest:.6f}",
+                              include_all_metadata=True, limit=200, cursor=cursor)
+            for msg in resp.get("messages") or []:
+                meta = msg.get("metadata") or {}
+                if (meta.get("event_type") == EVENT_TYPE
+                        and (meta.get("event_payload") or {}).get("key") == key):
+                    return Posted(channel_id, str(msg["ts"]))
+            cursor = (resp.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
+        return None
+
+    def join(self, channel: str) -> bool:
+        try:
+            self._call("conversations_join", channel=channel)
+        except DeliveryError:
+            return False
+        return True
+
+    def _call(self, method: str, **kwargs: Any) -> Any:
+        try:
+            return getattr(self.client, method)(**{k: v for k, v in kwargs.items()
+                                                   if v is not None})
+        except SlackApiError as exc:
+            error = str(exc.response.get("error", "unknown_error"))
+            status = exc.response.status_code
+            if error in PERMANENT:
+                raise PermanentDeliveryError(f"slack {method}: {error}") from None
+            wait = exc.response.headers.get("Retry-After") or exc.response.headers.get(
+                "retry-after")
+            raise DeliveryError(f"slack {method}: {error} (HTTP {status})",
+                                retry_after=float(wait) if wait and str(wait).isdigit()
+                                else None) from None
+        except (SlackClientError, URLError, OSError, ValueError) as exc:
+            raise DeliveryError(
+                redact(f"slack {method}: {type(exc).__name__}: {exc}")[:300]) from None
+
+
+class ConsoleNotifier:
+    """Prints alerts, one readable block each: the default with no Slack token."""
+
+    def __init__(self, out: TextIO | None = None) -> None:
+        self.out = out or sys.stdout
+        self._n = 0
+        self._lock = threading.Lock()
+
+    def post(self, channel: str, message: Message, key: str,
+             thread_ts: str | None = None) -> Posted:
+        with self._lock:
+            self._n += 1
+            where = f"{channel} (thread)" if thread_ts else channel
+            self.out.write(f"──── {where} ────\n{console_text(message)}\n\n")
+            self.out.flush()
+            return Posted(channel, f"console.{self._n}")
+
+    def update(self, channel_id: str, ts: str, message: Message) -> None:
+        return None
+
+    def find_posted(self, channel_id: str, key: str, oldest: float) -> Posted | None:
+        return None
+
+    def join(self, channel: str) -> bool:
+        return True

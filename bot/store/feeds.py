@@ -1,0 +1,71 @@
+"""Per-feed state: validators for conditional GET, errors, backoff, health."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.feeds.fetch import FetchResult, Validators
+from bot.feeds.response import Outcome
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """What we remember about a feed between polls."""
+
+    validators: Validators = field(default_factory=Validators)
+    errors: int = 0
+    next_due: datetime | None = None
+    gone: bool = False
+    last_success: datetime | None = None
+    failing_since: datetime | None = None
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def load_state(conn: sqlite3.Connection, name: str) -> FeedState:
+    """The stored state of a feed (a fresh state if never polled)."""
+    row = conn.execute("SELECT * FROM feeds WHERE name = ?", (name,)).fetchone()
+    if row is None:
+        return FeedState()
+    return FeedState(Validators(row["etag"], row["last_modified"]), row["errors"],
+                     _dt(row["next_due"]), bool(row["gone"]), _dt(row["last_success"]),
+                     _dt(row["failing_since"]))
+
+
+def record_fetch(
+    conn: sqlite3.Connection, result: FetchResult, next_due: datetime, new_items: int,
+    error: str | None,
+) -> None:
+    """Store the outcome of one poll. Validators move only when the body was processed."""
+    ok = result.outcome in (Outcome.OK, Outcome.NOT_MODIFIED) and error is None
+    now = result.fetched.isoformat()
+    conn.execute(
+        """
+        INSERT INTO feeds (name, url) VALUES (?, ?)
+        ON CONFLICT(name) DO UPDATE SET url = excluded.url
+        """,
+        (result.feed.name, result.feed.url),
+    )
+    conn.execute(
+        """
+        UPDATE feeds SET
+            etag = CASE WHEN :ok THEN :etag ELSE etag END,
+            last_modified = CASE WHEN :ok THEN :lm ELSE last_modified END,
+            last_status = :status, last_error = :error, last_attempt = :now,
+            last_success = CASE WHEN :ok THEN :now ELSE last_success END,
+            last_new_item = CASE WHEN :new > 0 THEN :now ELSE last_new_item END,
+            errors = CASE WHEN :ok THEN 0 ELSE errors + 1 END,
+            failing_since = CASE WHEN :ok THEN NULL ELSE COALESCE(failing_since, :now) END,
+            next_due = :due, items_total = items_total + :new,
+            gone = CASE WHEN :gone THEN 1 ELSE 0 END
+        WHERE name = :name
+        """,
+        {"ok": ok, "etag": result.validators.etag, "lm": result.validators.last_modified,
+         "status": str(result.status or result.outcome.value), "error": error, "now": now,
+         "new": new_items, "due": next_due.isoformat(), "name": result.feed.name,
+         "gone": result.outcome is Outcome.GONE},
+    )

@@ -1,0 +1,71 @@
+"""Items seen: exact dedup by id, normalized link, or (feed, normalized title)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+
+from bot.dedup.normalize import normalize_title, normalize_url
+from bot.models import Item, Match
+
+# A feed re-issuing the same headline under a new guid within this span is the same item.
+SAME_TITLE_SPAN = timedelta(days=7)
+_CHUNK = 500
+
+
+def _existing(conn: sqlite3.Connection, column: str, values: Sequence[str],
+              extra: str = "", params: tuple[object, ...] = ()) -> set[str]:
+    found: set[str] = set()
+    for i in range(0, len(values), _CHUNK):
+        chunk = values[i : i + _CHUNK]
+        marks = ",".join("?" * len(chunk))
+        sql = f"SELECT {column} FROM items WHERE {column} IN ({marks}){extra}"
+        found.update(r[0] for r in conn.execute(sql, (*chunk, *params)))
+    return found
+
+
+def unseen(conn: sqlite3.Connection, items: Iterable[Item], now: datetime) -> list[Item]:
+    """The items never seen before, in order, each once."""
+    items = list(items)
+    if not items:
+        return []
+    links = {it.id: normalize_url(it.link) if it.link else "" for it in items}
+    titles = {it.id: normalize_title(it.title) for it in items}
+    ids = _existing(conn, "id", [it.id for it in items])
+    seen_links = _existing(conn, "link_norm", [v for v in links.values() if v])
+    since = (now - SAME_TITLE_SPAN).isoformat()
+    feed = items[0].feed
+    seen_titles = _existing(conn, "title_norm", [v for v in titles.values() if v],
+                            " AND feed = ? AND fetched >= ?", (feed, since))
+    out = []
+    for it in items:
+        link, title = links[it.id], titles[it.id]
+        if it.id in ids or (link and link in seen_links) or (title and title in seen_titles):
+            continue
+        ids.add(it.id)
+        if link:
+            seen_links.add(link)
+        if title:
+            seen_titles.add(title)
+        out.append(it)
+    return out
+
+
+def insert(conn: sqlite3.Connection, item: Item, match: Match | None, status: str,
+           story_id: str | None) -> None:
+    """Record an item as seen, with what the rules said and what became of it."""
+    conn.execute(
+        """
+        INSERT OR IGNORE INTO items (id, feed, link_norm, title_norm, title, link, summary,
+            source, published, fetched, story_id, rules, tags, severity, status)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """,
+        (item.id, item.feed, normalize_url(item.link) if item.link else "",
+         normalize_title(item.title), item.title, item.link, item.summary, item.source,
+         item.published.isoformat(), item.fetched.isoformat(), story_id,
+         json.dumps(match.rule_ids) if match else None,
+         json.dumps(sorted(match.tags)) if match else None,
+         int(match.severity) if match else None, status),
+    )

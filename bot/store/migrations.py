@@ -1,0 +1,84 @@
+"""The schema as an ordered list of migrations; `PRAGMA user_version` counts those applied.
+
+Append only: never edit a migration that has shipped, add a new one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+Migration = str | Callable[[], str]
+
+
+def _stories() -> str:
+    # The story engine owns its tables' shape; imported late so the store has no import cycle.
+    from bot.dedup.store import STORY_SCHEMA
+
+    return STORY_SCHEMA
+
+
+MIGRATIONS: list[Migration] = [
+    # 1: feeds, items seen, the outbox of messages to Slack, parent messages per story
+    """
+    CREATE TABLE feeds (
+        name TEXT PRIMARY KEY,
+        url TEXT NOT NULL,
+        etag TEXT,
+        last_modified TEXT,
+        last_status TEXT,
+        last_error TEXT,
+        last_attempt TEXT,
+        last_success TEXT,
+        last_new_item TEXT,
+        errors INTEGER NOT NULL DEFAULT 0,
+        failing_since TEXT,
+        next_due TEXT,
+        items_total INTEGER NOT NULL DEFAULT 0,
+        gone INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE items (
+        id TEXT PRIMARY KEY,
+        feed TEXT NOT NULL,
+        link_norm TEXT,
+        title_norm TEXT,
+        title TEXT NOT NULL,
+        link TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        source TEXT NOT NULL,
+        published TEXT NOT NULL,
+        fetched TEXT NOT NULL,
+        story_id TEXT,
+        rules TEXT,
+        tags TEXT,
+        severity INTEGER,
+        status TEXT NOT NULL
+    );
+    CREATE INDEX items_link ON items(link_norm) WHERE link_norm != '';
+    CREATE INDEX items_title ON items(feed, title_norm);
+    CREATE INDEX items_fetched ON items(fetched);
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        key TEXT NOT NULL UNIQUE,
+        channel TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        story_id TEXT,
+        item_id TEXT,
+        payload TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt TEXT NOT NULL,
+        created TEXT NOT NULL,
+        sent_at TEXT,
+        ts TEXT,
+        channel_id TEXT,
+        error TEXT
+    );
+    CREATE INDEX outbox_due ON outbox(state, next_attempt);
+    CREATE TABLE threads (
+        story_id TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        outbox_id INTEGER NOT NULL,
+        PRIMARY KEY (story_id, channel)
+    );
+    """,
+]

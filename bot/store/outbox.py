@@ -1,0 +1,118 @@
+"""The durable outbox: one row per message to Slack, written with the items that caused it.
+
+A row is `pending` until sent, `inflight` while a send is under way (a crash leaves it so,
+and start-up checks Slack before re-sending), `sent` with Slack's ts once Slack said ok, or
+`dead` after a permanent error. Parents of story threads are found through `threads`.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.slack.blocks import Message
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """One message waiting (or done)."""
+
+    id: int
+    key: str
+    channel: str
+    kind: str
+    story_id: str | None
+    item_id: str | None
+    message: Message
+    attempts: int
+    created: datetime
+    ts: str | None = None
+    channel_id: str | None = None
+    thread_ts: str | None = None
+
+
+def _row(r: sqlite3.Row, thread_ts: str | None = None) -> OutboxRow:
+    payload = json.loads(r["payload"])
+    return OutboxRow(r["id"], r["key"], r["channel"], r["kind"], r["story_id"], r["item_id"],
+                     Message(payload["text"], payload["blocks"]), r["attempts"],
+                     datetime.fromisoformat(r["created"]), r["ts"], r["channel_id"], thread_ts)
+
+
+def enqueue(conn: sqlite3.Connection, key: str, channel: str, kind: str, message: Message,
+            now: datetime, story_id: str | None = None, item_id: str | None = None) -> int | None:
+    """Add a row unless one with this key exists; returns the new row id or None."""
+    cur = conn.execute(
+        """INSERT OR IGNORE INTO outbox (key, channel, kind, story_id, item_id, payload,
+               next_attempt, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+        (key, channel, kind, story_id, item_id,
+         json.dumps({"text": message.text, "blocks": message.blocks}), now.isoformat(),
+         now.isoformat()),
+    )
+    return cur.lastrowid if cur.rowcount else None
+
+
+def parent(conn: sqlite3.Connection, story_id: str, channel: str) -> OutboxRow | None:
+    """The parent alert row of a story in a channel, if there is one."""
+    r = conn.execute(
+        """SELECT o.* FROM threads t JOIN outbox o ON o.id = t.outbox_id
+           WHERE t.story_id = ? AND t.channel = ?""", (story_id, channel)).fetchone()
+    return _row(r) if r else None
+
+
+def set_parent(conn: sqlite3.Connection, story_id: str, channel: str, outbox_id: int) -> None:
+    conn.execute("INSERT OR REPLACE INTO threads (story_id, channel, outbox_id) VALUES (?, ?, ?)",
+                 (story_id, channel, outbox_id))
+
+
+def pending(conn: sqlite3.Connection) -> list[tuple[OutboxRow, datetime]]:
+    """Every pending row with its next attempt time, oldest first; replies and updates
+    carry their parent's ts (None while the parent is unsent)."""
+    rows = conn.execute(
+        """SELECT o.*, p.ts AS parent_ts, p.state AS parent_state FROM outbox o
+           LEFT JOIN threads t ON t.story_id = o.story_id AND t.channel = o.channel
+           LEFT JOIN outbox p ON p.id = t.outbox_id AND o.kind IN ('reply', 'update')
+           WHERE o.state = 'pending' ORDER BY o.id""").fetchall()
+    return [(_row(r, r["parent_ts"]), datetime.fromisoformat(r["next_attempt"])) for r in rows]
+
+
+def parent_channel_id(conn: sqlite3.Connection, row: OutboxRow) -> str | None:
+    r = conn.execute(
+        """SELECT p.channel_id FROM threads t JOIN outbox p ON p.id = t.outbox_id
+           WHERE t.story_id = ? AND t.channel = ?""", (row.story_id, row.channel)).fetchone()
+    return r[0] if r else None
+
+
+def mark(conn: sqlite3.Connection, row_id: int, state: str, *, now: datetime,
+         ts: str | None = None, channel_id: str | None = None, error: str | None = None,
+         next_attempt: datetime | None = None) -> None:
+    """Move a row to `state`, recording what Slack answered or why it failed."""
+    conn.execute(
+        """UPDATE outbox SET state = ?, ts = COALESCE(?, ts),
+               channel_id = COALESCE(?, channel_id), error = ?,
+               attempts = attempts + CASE WHEN ? IN ('pending', 'dead') THEN 1 ELSE 0 END,
+               sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END,
+               next_attempt = COALESCE(?, next_attempt)
+           WHERE id = ?""",
+        (state, ts, channel_id, error, state, state, now.isoformat(),
+         next_attempt.isoformat() if next_attempt else None, row_id),
+    )
+
+
+def inflight(conn: sqlite3.Connection) -> list[OutboxRow]:
+    """Rows a crash left mid-send."""
+    rows = conn.execute("SELECT * FROM outbox WHERE state = 'inflight' ORDER BY id").fetchall()
+    return [_row(r) for r in rows]
+
+
+def known_channel_id(conn: sqlite3.Connection, channel: str) -> str | None:
+    """The Slack id of a channel we have posted to before (history lookups need ids)."""
+    r = conn.execute("SELECT channel_id FROM outbox WHERE channel = ? AND channel_id IS NOT NULL "
+                     "ORDER BY id DESC LIMIT 1", (channel,)).fetchone()
+    return r[0] if r else None
+
+
+def counts(conn: sqlite3.Connection) -> dict[str, int]:
+    """Rows per state."""
+    return {r[0]: r[1] for r in conn.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state")}

@@ -1,0 +1,22 @@
+"""Text helpers shared by matching and rendering: invisible-character stripping and folding."""
+
+from __future__ import annotations
+
+import unicodedata
+
+# Zero-width, soft hyphen and bidi controls: invisible, so they must neither split a keyword
+# nor reorder what a reader sees (a right-to-left override can disguise a link or a name).
+_INVISIBLE = dict.fromkeys(
+    [0x200B, 0x200C, 0x200D, 0x200E, 0x200F, 0x2060, 0xFEFF, 0x00AD, 0x061C,
+     *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+)
+
+
+def visible(text: str) -> str:
+    """NFKC-normalised text without invisible or direction-changing characters."""
+    return unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
+
+
+def fold(text: str) -> str:
+    """The form both terms and texts are compared in: visible, case-folded."""
+    return visible(text).casefold()
