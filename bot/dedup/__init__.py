@@ -1,1 +1,25 @@
-"""Story dedup: normalisation, the story engine and its SQLite store."""
+"""Story dedup: fold reports of the same development from many feeds into one story.
+
+`StoryEngine.assign` takes items in arrival order and says which story each joins;
+`normalize_url` / `normalize_title` serve exact dedup elsewhere in the bot; `run_cluster`
+backs `chipwatch cluster`; `SqliteStoryStore` keeps stories across restarts.
+"""
+
+from bot.dedup.cluster import run_cluster
+from bot.dedup.engine import StoryEngine
+from bot.dedup.normalize import normalize_title, normalize_url
+from bot.dedup.settings import Assignment, DedupSettings, StoryInput
+from bot.dedup.store import STORY_SCHEMA, SqliteStoryStore, StoryStore
+
+__all__ = [
+    "STORY_SCHEMA",
+    "Assignment",
+    "DedupSettings",
+    "SqliteStoryStore",
+    "StoryEngine",
+    "StoryInput",
+    "StoryStore",
+    "normalize_title",
+    "normalize_url",
+    "run_cluster",
+]

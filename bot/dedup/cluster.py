@@ -1,0 +1,79 @@
+"""`chipwatch cluster`: JSON-lines items in, `{"id", "story"}` lines out, in input order."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from bot.dedup.engine import StoryEngine
+from bot.dedup.settings import DedupSettings, StoryInput
+
+_REQUIRED = ("id", "title", "link", "source", "published")
+
+
+class BadItem(ValueError):
+    """A line that is not a usable item; the message says why."""
+
+
+def parse_item(line: str) -> StoryInput:
+    """One JSON line to a `StoryInput`; naive timestamps are taken as UTC."""
+    try:
+        raw: Any = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise BadItem(f"not JSON ({exc.msg})") from exc
+    if not isinstance(raw, dict):
+        raise BadItem("not a JSON object")
+    missing = [k for k in _REQUIRED if k not in raw]
+    if missing:
+        raise BadItem(f"missing field(s): {', '.join(missing)}")
+    summary = raw.get("summary") or ""
+    fields = [raw[k] for k in _REQUIRED]
+    if not all(isinstance(v, str | int) for v in fields) or not isinstance(summary, str):
+        raise BadItem("fields must be strings")
+    try:
+        published = datetime.fromisoformat(str(raw["published"]))
+    except ValueError as exc:
+        raise BadItem(f"bad published time {raw['published']!r}") from exc
+    if published.tzinfo is None:
+        published = published.replace(tzinfo=UTC)
+    return StoryInput(
+        id=str(raw["id"]), title=str(raw["title"]), link=str(raw["link"]),
+        source=str(raw["source"]), published=published.astimezone(UTC), summary=summary,
+    )
+
+
+def run_cluster(
+    lines: Iterable[str], out: TextIO, settings: DedupSettings, err: TextIO | None = None
+) -> int:
+    """Assign each item line to a story and write `{"id", "story"}` for it.
+
+    A malformed line gets one error line on `err` (stderr by default) naming its line number
+    and is skipped; the run goes on and returns 1 at the end, else 0.
+    """
+    errors = sys.stderr if err is None else err
+    engine = StoryEngine(settings)
+    status = 0
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = parse_item(line)
+        except BadItem as exc:
+            errors.write(f"line {number}: skipped: {exc}\n")
+            status = 1
+            continue
+        assignment = engine.assign(item)
+        out.write(json.dumps({"id": item.id, "story": assignment.story_id}) + "\n")
+    return status
+
+
+def main() -> None:
+    """Run on stdin/stdout with default settings (`python -m bot.dedup.cluster`)."""
+    sys.exit(run_cluster(sys.stdin, sys.stdout, DedupSettings()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,199 @@
+"""The story engine: each item, in arrival order, joins a live story or starts one.
+
+Order of decisions: a known item id returns its story; the same normalised URL or title joins
+outright; otherwise the candidate index shortlists stories sharing informative stems, a
+rapidfuzz near-duplicate check over their recent titles may join outright, and else each
+candidate is scored (centroid cosine blended with the best member's weighted Jaccard). After a
+join, candidates that the item also resembled are merged in when their centroids agree, which
+heals a story that started out as two fragments.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import OrderedDict
+from datetime import datetime
+
+from rapidfuzz import fuzz, process
+
+from bot.dedup.index import CandidateIndex
+from bot.dedup.normalize import normalize_title, normalize_url
+from bot.dedup.settings import Assignment, DedupSettings, StoryInput
+from bot.dedup.store import StoryStore
+from bot.dedup.stories import Member, Story, best_member, centroid_cosine, norm, story_cosine
+from bot.dedup.tokens import Background, item_features, load_background
+
+
+class StoryEngine:
+    """Assigns items to stories inside a sliding window; state optionally kept in a store."""
+
+    def __init__(
+        self,
+        settings: DedupSettings = DedupSettings(),  # noqa: B008 - frozen, so sharing is safe
+        store: StoryStore | None = None,
+        background: Background | None = None,
+    ) -> None:
+        self.settings = settings
+        self._store = store
+        self._bg = background or load_background()
+        self._index = CandidateIndex(settings.posting_cap)
+        self._stories: OrderedDict[str, Story] = OrderedDict()  # least recently active first
+        self._by_id: dict[str, str] = {}
+        self._by_url: dict[str, str] = {}
+        self._by_title: dict[str, str] = {}
+        self._now: datetime | None = None
+        self._seq = 0
+        if store is not None:
+            self._load(store)
+
+    @property
+    def live_stories(self) -> int:
+        """How many stories are inside the window."""
+        return len(self._stories)
+
+    def assign(self, item: StoryInput) -> Assignment:
+        """Put `item` into a story and say which; time comes only from `item.published`."""
+        self._advance(item.published)
+        known = self._by_id.get(item.id)
+        if known is not None:
+            story = self._stories[known]
+            return Assignment(story.id, False, story.size, len(story.sources))
+        s = self.settings
+        member = Member(
+            seq=self._seq, item_id=item.id, source=item.source, published=item.published,
+            url_key=normalize_url(item.link), title_key=normalize_title(item.title),
+            features=item_features(
+                item.title, item.link, item.summary, self._bg, ceiling=s.weight_ceiling,
+                floor=s.weight_floor, power=s.weight_power, slug_scale=s.slug_scale,
+                summary_scale=s.summary_scale, summary_words=s.summary_words,
+            ),
+        )
+        self._seq += 1
+        chosen, merge_with = self._choose(member)
+        is_new = chosen is None
+        if chosen is None:
+            # A story is named after its first item; a clash (an id reused) gets a suffix.
+            story_id = member.item_id
+            if story_id in self._stories:
+                story_id = f"{story_id}~{member.seq}"
+            story = Story(story_id, item.published, item.published, s.members_kept)
+            self._stories[story_id] = story
+        else:
+            story = chosen
+        self._add(story, member)
+        for other in merge_with:
+            story = self._merge(story, other)
+        return Assignment(story.id, is_new, story.size, len(story.sources))
+
+    def _choose(self, member: Member) -> tuple[Story | None, list[Story]]:
+        """The story to join (None: start one) and stories to merge into it afterwards."""
+        exact = self._by_url.get(member.url_key) or self._by_title.get(member.title_key)
+        if exact is not None and (member.url_key or member.title_key):
+            return self._stories[exact], []
+        if not member.features:
+            return None, []
+        s = self.settings
+        query = dict(heapq.nlargest(s.query_tokens, member.features.items(), key=lambda kv: kv[1]))
+        shortlist = [self._stories[i] for i in self._index.candidates(query, s.shortlist)]
+        if not shortlist:
+            return None, []
+        near = self._near_duplicate(member.title_key, shortlist)
+        if near is not None:
+            return near, []
+        fnorm = norm(member.features)
+        a = s.centroid_share
+        scored = sorted(
+            (
+                (a * centroid_cosine(member.features, fnorm, st)
+                 + (1 - a) * best_member(member.features, st), st)
+                for st in shortlist
+            ),
+            key=lambda pair: pair[0],
+            reverse=True,
+        )
+        best_score, best = scored[0]
+        if best_score < s.join_threshold:
+            return None, []
+        probes = [st for score, st in scored[1:] if score >= s.merge_probe]
+        return best, probes
+
+    def _near_duplicate(self, title_key: str, shortlist: list[Story]) -> Story | None:
+        """A shortlisted story holding a recent title that is nearly this one, if any."""
+        if not title_key:
+            return None
+        choices = [(m.title_key, st) for st in shortlist for m in st.recent]
+        hit = process.extractOne(
+            title_key, [c for c, _ in choices], scorer=fuzz.token_sort_ratio,
+            score_cutoff=self.settings.near_duplicate,
+        )
+        return None if hit is None else choices[hit[2]][1]
+
+    def _add(self, story: Story, member: Member, *, persist: bool = True) -> None:
+        story.add(member)
+        self._stories.move_to_end(story.id)
+        self._index.touch(story.id, member.features)
+        self._by_id[member.item_id] = story.id
+        if member.url_key:
+            self._by_url[member.url_key] = story.id
+        if member.title_key:
+            self._by_title[member.title_key] = story.id
+        if persist and self._store is not None:
+            self._store.save_item(story, member)
+
+    def _merge(self, story: Story, other: Story) -> Story:
+        """Fold the smaller of two stories into the larger when their centroids agree."""
+        if other.id not in self._stories or story_cosine(story, other) < (
+            self.settings.merge_threshold
+        ):
+            return story
+        winner, loser = (story, other) if story.size >= other.size else (other, story)
+        self._forget(loser)
+        winner.absorb(loser)
+        self._index.touch(winner.id, loser.counts)
+        for item_id, url_key, title_key in loser.keys:
+            self._by_id[item_id] = winner.id
+            if url_key:
+                self._by_url[url_key] = winner.id
+            if title_key:
+                self._by_title[title_key] = winner.id
+        if self._store is not None:
+            self._store.save_merge(loser.id, winner)
+        return winner
+
+    def _forget(self, story: Story) -> None:
+        """Drop a story from the live set and the index, and its exact keys."""
+        del self._stories[story.id]
+        self._index.remove(story.id, story.counts)
+        for item_id, url_key, title_key in story.keys:
+            for table, key in ((self._by_id, item_id), (self._by_url, url_key),
+                               (self._by_title, title_key)):
+                if table.get(key) == story.id:
+                    del table[key]
+
+    def _advance(self, published: datetime) -> None:
+        """Move the engine's clock to `published` (never back) and expire old stories."""
+        if self._now is None or published > self._now:
+            self._now = published
+        cutoff = self._now - self.settings.window
+        while self._stories:
+            oldest = next(iter(self._stories.values()))
+            if oldest.last_seen >= cutoff:
+                break
+            self._forget(oldest)
+
+    def _load(self, store: StoryStore) -> None:
+        """Rebuild the live stories from the store, replaying members in arrival order."""
+        replay = sorted(
+            ((m, story_id) for story_id, members in store.load(self.settings.window)
+             for m in members),
+            key=lambda pair: pair[0].seq,
+        )
+        for member, story_id in replay:
+            self._advance(member.published)
+            story = self._stories.get(story_id)
+            if story is None:
+                story = Story(story_id, member.published, member.published,
+                              self.settings.members_kept)
+                self._stories[story_id] = story
+            self._add(story, member, persist=False)
+            self._seq = member.seq + 1

@@ -1,0 +1,65 @@
+"""The dedup engine's inputs, outputs and every threshold it uses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+
+@dataclass(frozen=True)
+class DedupSettings:
+    """Thresholds and sizes for story dedup; the defaults are what the bot uses.
+
+    Scores are in [0, 1]. An item joins the best-scoring live story when its score reaches
+    `join_threshold`; the score blends similarity to the story's centroid (weight
+    `centroid_share`) with the best similarity to one of its recent members.
+    """
+
+    window: timedelta = timedelta(hours=72)
+    """A story stays joinable while its latest item is at most this old."""
+    join_threshold: float = 0.2
+    centroid_share: float = 0.7
+    merge_threshold: float = 0.3
+    """Two live stories whose centroids are this similar are folded into one."""
+    merge_probe: float = 0.1
+    """Only stories the current item scored at least this against are checked for a merge."""
+    near_duplicate: float = 92.0
+    """rapidfuzz token_sort_ratio (0-100) on normalised titles that joins outright."""
+    weight_ceiling: float = 7.5
+    """Token weight is `ceiling - zipf` (zipf = log10 frequency per billion words)."""
+    weight_floor: float = 0.2
+    weight_power: float = 1.0
+    slug_scale: float = 0.8
+    """Weight of words from the link's path, relative to title words."""
+    summary_scale: float = 0.5
+    summary_words: int = 40
+    members_kept: int = 30
+    """Recent members per story that item-to-member similarity looks at."""
+    query_tokens: int = 12
+    """Most informative tokens of an item used to look up candidate stories."""
+    posting_cap: int = 200
+    """Most recently active stories remembered per token; bounds per-item cost."""
+    shortlist: int = 12
+    """Candidate stories verified per item."""
+
+
+@dataclass(frozen=True)
+class StoryInput:
+    """One item as the story engine sees it; `published` is aware UTC."""
+
+    id: str
+    title: str
+    link: str
+    source: str
+    published: datetime
+    summary: str = ""
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """Which story an item went to, whether it started it, and the story's size now."""
+
+    story_id: str
+    is_new: bool
+    size: int
+    sources: int

@@ -1,0 +1,122 @@
+"""A live story's profile and the similarity measures that decide who joins it.
+
+A story keeps, per stem, how many of its members carry it and the stem's weight; that makes
+its centroid (weight x share of members). It also keeps its most recent members' stems and
+normalised titles for item-to-member comparison.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Member:
+    """What a story remembers of one item: its weighted stems and normalised title."""
+
+    seq: int
+    """Arrival number across the engine's life; orders members on reload and merge."""
+    item_id: str
+    features: dict[str, float]
+    title_key: str
+    url_key: str
+    source: str
+    published: datetime
+
+
+@dataclass
+class Story:
+    """The running profile of one story."""
+
+    id: str
+    first_seen: datetime
+    last_seen: datetime
+    members_kept: int
+    size: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    weights: dict[str, float] = field(default_factory=dict)
+    sources: set[str] = field(default_factory=set)
+    recent: deque[Member] = field(init=False)
+    keys: list[tuple[str, str, str]] = field(default_factory=list)
+    """(item id, url key, title key) of every member, for exact lookups and expiry."""
+    _sq: float = 0.0  # sum over stems of (weight * count)^2, so the norm is O(1)
+
+    def __post_init__(self) -> None:
+        self.recent = deque(maxlen=self.members_kept)
+
+    def add(self, member: Member) -> None:
+        """Fold one item into the profile."""
+        self.size += 1
+        self.sources.add(member.source)
+        self.last_seen = max(self.last_seen, member.published)
+        self.first_seen = min(self.first_seen, member.published)
+        self.recent.append(member)
+        self.keys.append((member.item_id, member.url_key, member.title_key))
+        for stem, weight in member.features.items():
+            self._bump(stem, weight, 1)
+
+    def absorb(self, other: Story) -> None:
+        """Take in every member and count of `other` (a merge)."""
+        for stem, count in other.counts.items():
+            self._bump(stem, other.weights[stem], count)
+        self.size += other.size
+        self.sources |= other.sources
+        self.first_seen = min(self.first_seen, other.first_seen)
+        self.last_seen = max(self.last_seen, other.last_seen)
+        self.keys.extend(other.keys)
+        merged = sorted([*self.recent, *other.recent], key=lambda m: m.seq)
+        self.recent = deque(merged[-self.members_kept :], maxlen=self.members_kept)
+
+    def _bump(self, stem: str, weight: float, by: int) -> None:
+        old_w, old_c = self.weights.get(stem, 0.0), self.counts.get(stem, 0)
+        new_w, new_c = max(old_w, weight), old_c + by
+        self._sq += (new_w * new_c) ** 2 - (old_w * old_c) ** 2
+        self.weights[stem], self.counts[stem] = new_w, new_c
+
+    def centroid(self, stem: str) -> float:
+        """The centroid's coordinate for `stem`."""
+        return self.weights[stem] * self.counts[stem] / self.size
+
+    @property
+    def norm(self) -> float:
+        """Euclidean norm of the centroid."""
+        return math.sqrt(max(self._sq, 0.0)) / self.size if self.size else 0.0
+
+
+def norm(features: dict[str, float]) -> float:
+    """Euclidean norm of a feature vector."""
+    return math.sqrt(sum(v * v for v in features.values()))
+
+
+def centroid_cosine(features: dict[str, float], features_norm: float, story: Story) -> float:
+    """Cosine between an item's vector and a story's centroid."""
+    denom = features_norm * story.norm
+    if denom == 0:
+        return 0.0
+    dot = sum(w * story.centroid(s) for s, w in features.items() if s in story.counts)
+    return dot / denom
+
+
+def weighted_jaccard(a: dict[str, float], b: dict[str, float]) -> float:
+    """Shared weight over combined weight of two feature vectors."""
+    inter = sum(min(w, b[s]) for s, w in a.items() if s in b)
+    union = sum(a.values()) + sum(b.values()) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def best_member(features: dict[str, float], story: Story) -> float:
+    """The highest weighted Jaccard between an item and one of the story's recent members."""
+    return max((weighted_jaccard(features, m.features) for m in story.recent), default=0.0)
+
+
+def story_cosine(a: Story, b: Story) -> float:
+    """Cosine between two stories' centroids."""
+    small, big = (a, b) if len(a.counts) <= len(b.counts) else (b, a)
+    denom = a.norm * b.norm
+    if denom == 0:
+        return 0.0
+    dot = sum(small.centroid(s) * big.centroid(s) for s in small.counts if s in big.counts)
+    return dot / denom
