@@ -100,7 +100,9 @@ class App:
         workers = max(1, min(self.config.raw.fetch.concurrency, len(feeds)))
         with ThreadPoolExecutor(workers, thread_name_prefix="poll") as pool:
             reports = [r for r in pool.map(lambda f: self.poll(f, force=True), feeds) if r]
-        self.sender.drain(self.stop, max_wait=30.0)
+        # Waits for per-channel slots and short Retry-Afters; longer backoffs (Slack down)
+        # are left in the outbox for the next run.
+        self.sender.drain(self.stop, max_wait=5.0)
         return reports
 
     def run_forever(self) -> None:

@@ -53,9 +53,12 @@ class Sender:
         self._joined: set[str] = set()
 
     def recover(self) -> None:
-        """Settle rows a crash left in flight: sent if Slack has them, else pending again."""
-        with self.db.lock:
-            rows = outbox.inflight(self.db.conn)
+        """At start-up: settle rows a crash left in flight (sent if Slack has them, else
+        pending again) and make every pending row due now — a restart is a retry point."""
+        with self.db.tx() as conn:
+            conn.execute("UPDATE outbox SET next_attempt = ? WHERE state = 'pending'",
+                         (self.clock.now().isoformat(),))
+            rows = outbox.inflight(conn)
         for row in rows:
             found = None
             with self.db.lock:

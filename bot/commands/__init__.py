@@ -1,0 +1,6 @@
+"""One module per `chipwatch` subcommand; each has `register(subparsers)`.
+
+To add a command: write `bot/commands/<name>.py` with `register`, and list it in COMMANDS.
+"""
+
+COMMANDS = ["run", "check", "health"]

@@ -1,0 +1,23 @@
+"""What every subcommand shares: the --config option, loading, exit codes."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from bot.config import Config, load_config, resolve_path
+
+EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 2
+
+
+def add_command(sub: Any, name: str, help_: str) -> argparse.ArgumentParser:
+    """A subparser with the shared --config option."""
+    p: argparse.ArgumentParser = sub.add_parser(name, help=help_, description=help_)
+    p.add_argument("--config", help="config file (default: $CHIPWATCH_CONFIG, "
+                                    "else config/chipwatch.yaml)")
+    return p
+
+
+def load(args: argparse.Namespace) -> Config:
+    """The config named by --config / $CHIPWATCH_CONFIG / the default; raises ConfigError."""
+    return load_config(resolve_path(args.config))

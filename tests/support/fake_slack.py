@@ -1,0 +1,196 @@
+"""A fake Slack Web API on 127.0.0.1 for the real `slack_sdk.WebClient(base_url=...)`.
+
+It keeps every message per channel, answers chat.postMessage / chat.update /
+conversations.history / conversations.join like Slack does, checks Block Kit limits the way
+Slack rejects them (`invalid_blocks`), and can inject faults: 429 with Retry-After, 5xx,
+slow answers and permanent errors per channel.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+TOKEN = "xoxb-test-0000000000-secret"
+
+
+@dataclass
+class Fault:
+    """One injected answer: HTTP status, Slack error, Retry-After, delay before answering."""
+
+    status: int = 200
+    error: str | None = None
+    retry_after: int | None = None
+    delay: float = 0.0
+    method: str | None = None  # only for this API method (None: any)
+    channel: str | None = None  # only for this channel (None: any)
+
+
+@dataclass
+class SlackState:
+    """Everything the fake has seen; tests read it."""
+
+    messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    faults: list[Fault] = field(default_factory=list)
+    sticky: list[Fault] = field(default_factory=list)
+    ts_counter: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def channel_id(self, name: str) -> str:
+        if name.startswith("C") and name[1:].isalnum() and name.upper() == name:
+            return name
+        return "C" + hashlib.sha1(name.lstrip("#").encode()).hexdigest()[:10].upper()
+
+    def top_level(self, channel: str) -> list[dict[str, Any]]:
+        """Messages in a channel that are not thread replies."""
+        return [m for m in self.messages.get(self.channel_id(channel), [])
+                if not m.get("thread_ts")]
+
+    def replies(self, channel: str, ts: str) -> list[dict[str, Any]]:
+        return [m for m in self.messages.get(self.channel_id(channel), [])
+                if m.get("thread_ts") == ts]
+
+
+def validate_blocks(blocks: list[dict[str, Any]]) -> str | None:
+    """Slack's own limits; returns the reason a real Slack would reject these blocks."""
+    if len(blocks) > 50:
+        return "too many blocks"
+    for b in blocks:
+        kind = b.get("type")
+        text = (b.get("text") or {}).get("text", "")
+        if kind == "header" and (not text or len(text) > 150 or b["text"]["type"] != "plain_text"):
+            return "bad header"
+        if kind == "section" and (not text or len(text) > 3000):
+            return "bad section"
+        if kind == "context" and not 1 <= len(b.get("elements", [])) <= 10:
+            return "bad context"
+        if kind == "actions":
+            for e in b.get("elements", []):
+                url = e.get("url", "")
+                if url and (len(url) > 3000 or not url.startswith(("http://", "https://"))):
+                    return "bad url"
+    return None
+
+
+class FakeSlack:
+    """Starts the server on a free loopback port; `base_url` goes to WebClient."""
+
+    def __init__(self) -> None:
+        self.state = SlackState()
+        handler = _make_handler(self.state)
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/api/"
+
+    def __enter__(self) -> FakeSlack:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _fault_for(state: SlackState, method: str, channel: str | None) -> Fault | None:
+    def fits(f: Fault) -> bool:
+        return (f.method in (None, method)) and (f.channel in (None, channel))
+
+    with state.lock:
+        for f in state.sticky:
+            if fits(f):
+                return f
+        for i, f in enumerate(state.faults):
+            if fits(f):
+                return state.faults.pop(i)
+    return None
+
+
+def _make_handler(state: SlackState) -> Callable[..., BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            method = self.path.rsplit("/", 1)[-1]
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length).decode()
+            if "json" in (self.headers.get("Content-Type") or ""):
+                args = json.loads(raw or "{}")
+            else:
+                args = {k: v[0] for k, v in parse_qs(raw).items()}
+                for key in ("blocks", "metadata"):
+                    if isinstance(args.get(key), str):
+                        args[key] = json.loads(args[key])
+            if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+                return self._answer(200, {"ok": False, "error": "invalid_auth"})
+            channel = args.get("channel")
+            with state.lock:
+                state.calls.append((method, args))
+            fault = _fault_for(state, method, channel)
+            if fault:
+                time.sleep(fault.delay)
+                if fault.status != 200 or fault.error:
+                    headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after else {}
+                    body = {"ok": False, "error": fault.error or "ratelimited"}
+                    return self._answer(fault.status, body, headers)
+            self._answer(200, self._handle(method, args))
+
+        do_GET = do_POST
+
+        def _handle(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+            with state.lock:
+                if method == "auth.test":
+                    return {"ok": True, "user_id": "UBOT", "team_id": "T1"}
+                if method == "conversations.join":
+                    return {"ok": True, "channel": {"id": state.channel_id(args["channel"])}}
+                if method == "conversations.history":
+                    msgs = list(reversed(state.messages.get(args["channel"], [])))
+                    return {"ok": True, "messages": msgs, "has_more": False}
+                blocks = args.get("blocks") or []
+                if isinstance(blocks, str):
+                    blocks = json.loads(blocks)
+                if validate_blocks(blocks):
+                    return {"ok": False, "error": "invalid_blocks"}
+                cid = state.channel_id(args["channel"])
+                if method == "chat.postMessage":
+                    if not args.get("text") and not blocks:
+                        return {"ok": False, "error": "no_text"}
+                    state.ts_counter += 1
+                    ts = f"{1700000000 + state.ts_counter}.{state.ts_counter:06d}"
+                    msg = {"ts": ts, "text": args.get("text"), "blocks": blocks,
+                           "thread_ts": args.get("thread_ts"), "metadata": args.get("metadata")}
+                    state.messages.setdefault(cid, []).append(msg)
+                    return {"ok": True, "channel": cid, "ts": ts, "message": msg}
+                if method == "chat.update":
+                    for m in state.messages.get(cid, []):
+                        if m["ts"] == args.get("ts"):
+                            m["text"], m["blocks"] = args.get("text"), blocks
+                            m["edited"] = m.get("edited", 0) + 1
+                            return {"ok": True, "channel": cid, "ts": m["ts"]}
+                    return {"ok": False, "error": "message_not_found"}
+            return {"ok": False, "error": "unknown_method"}
+
+        def _answer(self, status: int, body: dict[str, Any],
+                    headers: dict[str, str] | None = None) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            for k, v in (headers or {}).items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(data)
+
+    return Handler
