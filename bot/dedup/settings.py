@@ -17,9 +17,9 @@ class DedupSettings:
 
     window: timedelta = timedelta(hours=72)
     """A story stays joinable while its latest item is at most this old."""
-    join_threshold: float = 0.2
+    join_threshold: float = 0.18
     centroid_share: float = 0.7
-    merge_threshold: float = 0.3
+    merge_threshold: float = 0.25
     """Two live stories whose centroids are this similar are folded into one."""
     merge_probe: float = 0.1
     """Only stories the current item scored at least this against are checked for a merge."""
@@ -28,8 +28,9 @@ class DedupSettings:
     weight_ceiling: float = 7.5
     """Token weight is `ceiling - zipf` (zipf = log10 frequency per billion words)."""
     weight_floor: float = 0.2
-    weight_power: float = 1.0
-    slug_scale: float = 0.8
+    weight_power: float = 0.5
+    """Weights are raised to this power: below 1 keeps one rare name from deciding alone."""
+    slug_scale: float = 0.7
     """Weight of words from the link's path, relative to title words."""
     summary_scale: float = 0.5
     summary_words: int = 40
