@@ -72,7 +72,11 @@ class App:
         db = Database.open(config.raw.state.path, memory_copy=dry_run)
         fetcher = HttpFetcher(clock, fetch_limits(config),
                               max_connections=config.raw.fetch.concurrency)
-        return cls(config, db, fetcher, make_notifier(config, env, dry_run), clock)
+        from bot.stories import make_stories
+
+        with db.lock:
+            stories = make_stories(config.raw.dedup, db.conn)
+        return cls(config, db, fetcher, make_notifier(config, env, dry_run), clock, stories)
 
     def poll(self, feed: FeedSpec, force: bool = False) -> PollReport | None:
         """Poll one feed if it is due (or `force`); None when skipped."""

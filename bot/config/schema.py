@@ -118,10 +118,14 @@ class FetchConfig(_Strict):
 
 
 class DedupConfig(_Strict):
-    """Story dedup: the window in which a new report joins an existing story."""
+    """Story dedup: the window in which a new report joins an existing story, and the
+    engine's main thresholds (scores in [0, 1]; near_duplicate is a 0-100 fuzz ratio)."""
 
-    window: Duration = timedelta(hours=72)
     enabled: bool = True
+    window: Duration = timedelta(hours=72)
+    join_threshold: float = Field(0.18, gt=0, le=1)
+    merge_threshold: float = Field(0.25, gt=0, le=1)
+    near_duplicate: float = Field(92.0, gt=0, le=100)
 
 
 class MetricsConfig(_Strict):

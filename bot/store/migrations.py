@@ -81,4 +81,6 @@ MIGRATIONS: list[Migration] = [
         PRIMARY KEY (story_id, channel)
     );
     """,
+    # 2: the story engine's tables
+    _stories,
 ]

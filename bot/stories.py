@@ -1,0 +1,36 @@
+"""The story engine behind the pipeline's `Stories` protocol, configured from the config."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import replace
+
+from bot.config.schema import DedupConfig
+from bot.dedup import DedupSettings, SqliteStoryStore, StoryEngine, StoryInput
+from bot.models import Item
+from bot.pipeline import OwnStory, Stories
+
+
+def dedup_settings(config: DedupConfig) -> DedupSettings:
+    """The engine's settings: its defaults, overridden by what the config sets."""
+    return replace(DedupSettings(), window=config.window, join_threshold=config.join_threshold,
+                   merge_threshold=config.merge_threshold, near_duplicate=config.near_duplicate)
+
+
+class EngineStories:
+    """Assigns items to stories with the rapidfuzz story engine, persisted in the state DB."""
+
+    def __init__(self, engine: StoryEngine) -> None:
+        self.engine = engine
+
+    def assign(self, item: Item) -> tuple[str, bool, int]:
+        got = self.engine.assign(StoryInput(item.id, item.title, item.link, item.source,
+                                            item.published, item.summary))
+        return got.story_id, got.is_new, got.sources
+
+
+def make_stories(config: DedupConfig, conn: sqlite3.Connection) -> Stories:
+    """Story dedup as configured; with `enabled: false` every item is its own story."""
+    if not config.enabled:
+        return OwnStory()
+    return EngineStories(StoryEngine(dedup_settings(config), SqliteStoryStore(conn)))
