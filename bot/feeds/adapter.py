@@ -66,8 +66,29 @@ def plain_text(fragment: str, limit: int) -> str:
     return _SPACE_RE.sub(" ", fragment).strip()[:limit]
 
 
+_ROOT_RE = re.compile(rb"<[A-Za-z_]")
+_SUBSET_RE = re.compile(rb"<!DOCTYPE[^>\[]*\[", re.IGNORECASE)
+
+
+def declares_entities(body: bytes) -> bool:
+    """Whether the prolog declares entities (an internal DTD subset or `<!ENTITY`).
+
+    Feeds never need them, and they are how billion-laughs and external-entity attacks
+    work. feedparser strips only the declarations it recognises, line-anchored, and its
+    loose parser expands the "safe" ones it keeps; expat caps amplification only at 100x
+    a megabyte-sized threshold. Refusing the document outright bounds both.
+    """
+    # NULs dropped so UTF-16/32 documents are screened like UTF-8 (markup is ASCII).
+    head = body[:4_000_000].replace(b"\x00", b"")
+    root = _ROOT_RE.search(head)
+    prolog = head[: root.start()] if root else head
+    return b"<!ENTITY" in prolog.upper() or _SUBSET_RE.search(prolog) is not None
+
+
 def parse_document(body: bytes, content_type: str | None = None) -> ParsedFeed:
     """Parse feed bytes; a broken document yields what it can and says what was wrong."""
+    if declares_entities(body):
+        return ParsedFeed([], "", "refused: the DOCTYPE declares entities")
     headers = {"content-type": content_type} if content_type else None
     try:
         doc = feedparser.parse(body, response_headers=headers, sanitize_html=False,
@@ -75,9 +96,10 @@ def parse_document(body: bytes, content_type: str | None = None) -> ParsedFeed:
     except Exception as exc:  # feedparser promises not to raise; a bug there must not stop us
         return ParsedFeed([], "", f"parser failed: {type(exc).__name__}")
     problem = None
-    if doc.get("bozo") and not doc.entries:
+    if doc.get("bozo"):
         why = doc.get("bozo_exception")
-        problem = f"not a feed ({type(why).__name__}: {str(why)[:120]})" if why else "not a feed"
+        kind = "malformed feed" if doc.entries else "not a feed"
+        problem = f"{kind} ({type(why).__name__}: {str(why)[:120]})" if why else kind
     elif not doc.entries and not doc.get("version"):
         problem = "not a feed (no RSS/Atom root)"
     return ParsedFeed(list(doc.entries), str(doc.feed.get("title", "")), problem)
@@ -85,7 +107,8 @@ def parse_document(body: bytes, content_type: str | None = None) -> ParsedFeed:
 
 def _when(entry: dict[str, Any], fallback: datetime) -> datetime:
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        parsed = entry.get(key)
+        # dict.get: feedparser's own .get maps missing keys to others, with a warning.
+        parsed = dict.get(entry, key)
         if parsed:
             try:
                 return datetime.fromtimestamp(calendar.timegm(parsed), UTC)

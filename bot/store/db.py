@@ -25,6 +25,7 @@ class Database:
         """Open (creating folders and schema as needed). `memory_copy` works on an in-memory
         copy of the file, so nothing is written back (used by dry runs and replays)."""
         path = str(path)
+        conn: sqlite3.Connection | None = None
         try:
             if memory_copy:
                 conn = sqlite3.connect(":memory:", check_same_thread=False)
@@ -42,10 +43,11 @@ class Database:
             conn.row_factory = sqlite3.Row
             db = cls(conn, path)
             db.migrate()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"state file {path}: {exc}") from None
-        except OSError as exc:
-            raise StoreError(f"state file {path}: {exc.strerror}") from None
+        except (sqlite3.DatabaseError, OSError) as exc:
+            if conn is not None:
+                conn.close()
+            reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+            raise StoreError(f"state file {path}: {reason}") from None
         return db
 
     def migrate(self) -> None:

@@ -32,22 +32,24 @@ def unseen(conn: sqlite3.Connection, items: Iterable[Item], now: datetime) -> li
     if not items:
         return []
     links = {it.id: normalize_url(it.link) if it.link else "" for it in items}
-    titles = {it.id: normalize_title(it.title) for it in items}
+    titles = {it.id: (it.feed, normalize_title(it.title)) for it in items}
     ids = _existing(conn, "id", [it.id for it in items])
     seen_links = _existing(conn, "link_norm", [v for v in links.values() if v])
     since = (now - SAME_TITLE_SPAN).isoformat()
-    feed = items[0].feed
-    seen_titles = _existing(conn, "title_norm", [v for v in titles.values() if v],
-                            " AND feed = ? AND fetched >= ?", (feed, since))
+    seen_titles: set[tuple[str, str]] = set()
+    for feed in {it.feed for it in items}:
+        found = _existing(conn, "title_norm", [t for f, t in titles.values() if t and f == feed],
+                          " AND feed = ? AND fetched >= ?", (feed, since))
+        seen_titles.update((feed, t) for t in found)
     out = []
     for it in items:
         link, title = links[it.id], titles[it.id]
-        if it.id in ids or (link and link in seen_links) or (title and title in seen_titles):
+        if it.id in ids or (link and link in seen_links) or (title[1] and title in seen_titles):
             continue
         ids.add(it.id)
         if link:
             seen_links.add(link)
-        if title:
+        if title[1]:
             seen_titles.add(title)
         out.append(it)
     return out

@@ -1,0 +1,88 @@
+"""Config loading: strict schema, semantic checks, one line per problem with file:line: field."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.config import load_config, parse_duration, resolve_path
+from bot.errors import ConfigError
+from tests.conftest import REPO, run_cli
+
+BROKEN = Path(__file__).parent.parent / "fixtures" / "broken"
+
+# file → (line, field, words the message must contain)
+CASES = {
+    "unknown-key.yaml": (2, "feeds[0].intervall", "unknown key"),
+    "bad-severity.yaml": (4, "rules[0].severity", "'critical'"),
+    "bad-duration.yaml": (2, "defaults.interval", "duration"),
+    "no-terms.yaml": (2, "rules[0]", "no terms"),
+    "duplicate-rule.yaml": (3, "rules[1].id", "duplicate rule id 'same'"),
+    "unknown-route-tag.yaml": (4, "routes[0].tags[0]", "no rule carries tag 'nvidai'"),
+    "wrong-type.yaml": (3, "rules[0].tags", "valid list"),
+    "bad-regex.yaml": (2, "rules[0]", "nests quantifiers"),
+    "unknown-list.yaml": (2, "rules[0]", "unknown term list $chinaa"),
+    "invalid-yaml.yaml": (None, "", "invalid YAML"),
+    "not-a-mapping.yaml": (1, "", "mapping"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_broken_config_is_rejected_with_location(name: str) -> None:
+    line, field, words = CASES[name]
+    with pytest.raises(ConfigError) as err:
+        load_config(BROKEN / name)
+    problem = err.value.problems[0]
+    assert problem.file.endswith(name)
+    if line is not None:
+        assert problem.line == line
+    assert problem.field == field
+    assert words in problem.message
+    assert str(problem).startswith(str(BROKEN / name))
+
+
+def test_check_command_exit_codes() -> None:
+    bad = run_cli("check", "--config", str(BROKEN / "unknown-route-tag.yaml"))
+    assert bad.returncode == 2
+    assert bad.stderr.strip().splitlines() == [
+        f"{BROKEN / 'unknown-route-tag.yaml'}:4: routes[0].tags[0]: no rule carries tag 'nvidai'"
+    ]
+    good = run_cli("check", "--config", str(REPO / "config" / "chipwatch.yaml"))
+    assert good.returncode == 0, good.stdout + good.stderr
+    missing = run_cli("check", "--config", "/nonexistent/chipwatch.yaml")
+    assert missing.returncode == 2 and "cannot read config" in missing.stderr
+
+
+def test_every_problem_is_reported_not_just_the_first(tmp_path: Path) -> None:
+    path = tmp_path / "many.yaml"
+    path.write_text("rules:\n  - {id: a, tags: [x]}\n  - {id: a, tags: [x], any: [chip]}\n"
+                    "routes:\n  - {channel: '#c', tags: [zzz]}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert [p.line for p in err.value.problems] == [2, 3, 5]
+
+
+def test_bundled_config_loads_and_relative_feeds_resolve() -> None:
+    config = load_config(REPO / "config" / "chipwatch.yaml")
+    assert config.feeds and all(f.url.startswith("file://") for f in config.feeds)
+    assert any(r.severity.label in ("high", "critical") for r in config.rules)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("90s", 90), ("10m", 600), ("24h", 86400), ("7d", 604800), (30, 30)])
+def test_durations(text: str | int, seconds: int) -> None:
+    assert parse_duration(text) == timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize("bad", ["10 minutes", "-5m", "m", True])
+def test_bad_durations(bad: object) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(bad)
+
+
+def test_config_path_precedence() -> None:
+    assert str(resolve_path("a.yaml", {"CHIPWATCH_CONFIG": "b.yaml"})) == "a.yaml"
+    assert str(resolve_path(None, {"CHIPWATCH_CONFIG": "b.yaml"})) == "b.yaml"
+    assert str(resolve_path(None, {})) == "config/chipwatch.yaml"
