@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -40,12 +40,22 @@ class Config:
     rules: tuple[CompiledRule, ...]
     routes: tuple[Route, ...]
     warnings: tuple[Problem, ...] = ()
+    # Rule `examples` that did not hold: warnings for `run`, errors for `check`.
+    example_failures: tuple[Problem, ...] = ()
+    located: Located | None = field(default=None, compare=False, repr=False)
 
 
 def load_config(path: Path | str) -> Config:
     """Read, validate and compile a config file; raises ConfigError listing every problem."""
     path = Path(path)
     raw, located = read_config(path)
+    return compile_config(raw, path, located)
+
+
+def compile_config(raw: ChipwatchConfig, path: Path, located: Located) -> Config:
+    """Check and compile an already validated model (`located` maps fields to lines)."""
+    from bot.config.lint import lint, run_examples
+
     problems: list[Problem] = []
     feeds = _feeds(raw, path, located, problems)
     rules = _rules(raw, located, problems)
@@ -53,8 +63,10 @@ def load_config(path: Path | str) -> Config:
     errors = [p for p in problems if p.level == "error"]
     if errors:
         raise ConfigError(sorted(errors, key=lambda p: p.line or 0))
+    problems.extend(lint(raw, rules, routes, located))
     warnings = tuple(p for p in problems if p.level != "error")
-    return Config(path, raw, feeds, tuple(rules), routes, warnings)
+    examples = tuple(run_examples(rules, located))
+    return Config(path, raw, feeds, tuple(rules), routes, warnings, examples, located)
 
 
 def feed_url(url: str, base: Path) -> str:
@@ -135,6 +147,8 @@ def _routes(
             out.append(at.problem((*loc, "mode"), "a digest route needs `every` or `at`"))
         if r.at is not None and not _AT_RE.match(r.at):
             out.append(at.problem((*loc, "at"), f"expected HH:MM (24h), got {r.at!r}"))
+        if r.every is not None and r.every < timedelta(minutes=1):
+            out.append(at.problem((*loc, "every"), "a digest period must be at least 1m"))
         try:
             ZoneInfo(r.timezone)
         except (ZoneInfoNotFoundError, ValueError):
