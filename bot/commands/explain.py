@@ -1,0 +1,143 @@
+"""`chipwatch explain "HEADLINE"`: which rules fire and on which terms, which fail and why,
+the tags, the severity and the channels the alert would go to. `--json` for scripts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.clock import SYSTEM_CLOCK
+from bot.commands.common import EXIT_OK, add_command, load
+from bot.config import Config
+from bot.config.schema import RuleConfig
+from bot.route import route
+from bot.rules.engine import RuleEvaluation, evaluate, match
+
+NEAR_MISSES = 12  # shown without --all, in config order
+
+
+def register(sub: Any) -> None:
+    p = add_command(sub, "explain", "show which rules a headline fires, why others do not, "
+                                    "and where the alert would go")
+    p.add_argument("headline", help="the headline (title) to test")
+    p.add_argument("--summary", default="", help="the item's summary text, if any")
+    p.add_argument("--source", default="", help="the source name shown in the alert")
+    p.add_argument("--now", type=_when, default=None,
+                   help="evaluate mutes at this ISO time (default: now)")
+    p.add_argument("--all", action="store_true", help="list every rule that did not fire")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=explain)
+
+
+def _when(text: str) -> datetime:
+    when = datetime.fromisoformat(text)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _show(entry: str | list[str], limit: int = 6) -> str:
+    """A config entry as the operator wrote it (`$list` names kept), shortened."""
+    if isinstance(entry, str):
+        return entry if len(entry) <= 40 else entry[:39] + "…"
+    more = f", … +{len(entry) - limit}" if len(entry) > limit else ""
+    return "[" + ", ".join(_show(e) for e in entry[:limit]) + more + "]"
+
+
+def _rule_json(ev: RuleEvaluation, raw: RuleConfig | None) -> dict[str, Any]:
+    rule = ev.rule
+    missed = [g for g, hit in enumerate(ev.all_hits) if hit is None]
+    missed_any = bool(rule.any_terms) and not ev.any_hits
+    reasons = []
+    if ev.muted:
+        reasons.append(f"muted until {rule.mute_until:%Y-%m-%d %H:%M %Z}")
+    for g in missed:
+        entry = raw.all[g] if raw else [t.raw for t in rule.all_groups[g]]
+        reasons.append(f"no term of all-group {g + 1} {_show(entry)}")
+    if missed_any:
+        anys = raw.any if raw else [t.raw for t in rule.any_terms]
+        reasons.append(f"no `any` term {_show(anys)}")
+    reasons.extend(f"`none` term {t!r} matched" for t in ev.none_hits)
+    return {
+        "id": rule.id, "fired": ev.fired, "severity": rule.severity.label,
+        "tags": sorted(rule.tags), "terms": list(ev.matched_terms),
+        "missed_all_groups": [g + 1 for g in missed], "missed_any": missed_any,
+        "none_hits": list(ev.none_hits), "muted": ev.muted,
+        "mute_until": rule.mute_until.isoformat() if rule.mute_until else None,
+        "failed_conditions": len(missed) + missed_any + len(ev.none_hits) + ev.muted,
+        "reasons": reasons,
+    }
+
+
+def report(config: Config, headline: str, summary: str = "", source: str = "",
+           now: datetime | None = None) -> dict[str, Any]:
+    """The whole explanation as plain data (the `--json` shape)."""
+    now = now or SYSTEM_CLOCK.now()
+    text = f"{headline}\n{summary}" if summary else headline
+    evaluations = evaluate(config.rules, text, now)
+    raw = {r.id: r for r in config.raw.rules}
+    m = match(config.rules, text, now)
+    routes = route(config.routes, m) if m else ()
+    return {
+        "headline": headline, "summary": summary, "source": source, "now": now.isoformat(),
+        "alert": bool(routes), "matched": m is not None,
+        "severity": m.severity.label if m else None,
+        "tags": sorted(m.tags) if m else [],
+        "channels": [{"channel": r.channel, "mode": r.mode,
+                      "route": config.routes.index(r) + 1} for r in routes],
+        "rules": [_rule_json(ev, raw.get(ev.rule.id)) for ev in evaluations],
+    }
+
+
+def _near_miss(rule: dict[str, Any]) -> bool:
+    """Failed on exactly one condition: the rules an operator most likely wants to see."""
+    return (not rule["fired"] and rule["failed_conditions"] == 1
+            and bool(rule["terms"] or rule["none_hits"] or rule["muted"]))
+
+
+def render(data: dict[str, Any], show_all: bool = False) -> str:
+    """The explanation for a person."""
+    lines = [f"headline: {data['headline']}"]
+    if data["summary"]:
+        lines.append(f"summary:  {data['summary']}")
+    if data["source"]:
+        lines.append(f"source:   {data['source']}")
+    tags = " ".join(f"#{t}" for t in data["tags"]) or "-"
+    if data["alert"]:
+        verdict = f"ALERT  severity {data['severity']}  tags {tags}"
+    elif data["matched"]:
+        verdict = f"matched but routed nowhere  severity {data['severity']}  tags {tags}"
+    else:
+        verdict = "no alert"
+    lines.append(f"verdict:  {verdict}")
+    if data["channels"]:
+        lines.append("channels: " + ", ".join(f"{c['channel']} ({c['mode']}, route "
+                                              f"{c['route']})" for c in data["channels"]))
+    fired = [r for r in data["rules"] if r["fired"]]
+    lines.append(f"\nmatched rules ({len(fired)}):" if fired else "\nmatched rules: none")
+    for r in fired:
+        lines.append(f"  + {r['id']} [{r['severity']}] on {', '.join(r['terms'])}")
+    missed = [r for r in data["rules"] if not r["fired"]]
+    shown = missed if show_all else [r for r in missed if _near_miss(r)][:NEAR_MISSES]
+    if shown:
+        lines.append(f"\n{'rules that did not fire' if show_all else 'near misses'} "
+                     f"({len(shown)}{'' if show_all else ', failed on one condition'}):")
+    else:
+        lines.append("\nnear misses: none")
+    for r in shown:
+        hits = f" (hit: {', '.join(r['terms'])})" if r["terms"] else ""
+        lines.append(f"  - {r['id']} [{r['severity']}]{hits}: {'; '.join(r['reasons'])}")
+    if not show_all and len(shown) < len(missed):
+        lines.append(f"  ({len(missed) - len(shown)} more rules did not fire; --all lists them)")
+    return "\n".join(lines)
+
+
+def explain(args: argparse.Namespace) -> int:
+    config = load(args)
+    data = report(config, args.headline, args.summary, args.source, args.now)
+    if args.json:
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        print(render(data, args.all))
+    return EXIT_OK
