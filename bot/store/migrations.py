@@ -83,4 +83,23 @@ MIGRATIONS: list[Migration] = [
     """,
     # 2: the story engine's tables
     _stories,
+    # 3: alerts waiting for a digest route's next message (digest_key set once queued)
+    """
+    CREATE TABLE digest_entries (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        channel TEXT NOT NULL,
+        story_id TEXT NOT NULL,
+        item_id TEXT NOT NULL,
+        title TEXT NOT NULL,
+        link TEXT NOT NULL,
+        source TEXT NOT NULL,
+        severity INTEGER NOT NULL,
+        tags TEXT NOT NULL,
+        published TEXT NOT NULL,
+        created TEXT NOT NULL,
+        digest_key TEXT,
+        UNIQUE (channel, item_id)
+    );
+    CREATE INDEX digest_pending ON digest_entries(channel, created) WHERE digest_key IS NULL;
+    """,
 ]
