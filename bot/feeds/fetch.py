@@ -20,6 +20,7 @@ import httpx
 from bot import __version__
 from bot.clock import Clock
 from bot.config.compile import FeedSpec
+from bot.feeds.deadline import Deadlines, deadline_transport
 from bot.feeds.response import Outcome, classify, max_age_seconds, retry_after
 
 USER_AGENT = f"chipwatch/{__version__} (+https://github.com/chipwatch/chipwatch; news alert bot)"
@@ -85,15 +86,17 @@ class HttpFetcher:
     ) -> None:
         self.clock = clock
         self.limits = limits or FetchLimits()
+        self.deadlines = Deadlines(clock)
         read = min(self.limits.total_timeout, max(self.limits.connect_timeout, 5.0))
+        pool = httpx.Limits(max_connections=max_connections,
+                            max_keepalive_connections=max_connections)
         self.client = httpx.Client(
-            transport=transport,
+            transport=transport or deadline_transport(self.deadlines, pool),
             timeout=httpx.Timeout(read, connect=self.limits.connect_timeout),
             follow_redirects=True,
             max_redirects=self.limits.max_redirects,
             headers={"User-Agent": self.limits.user_agent, "Accept-Encoding": "gzip, deflate"},
-            limits=httpx.Limits(max_connections=max_connections,
-                                max_keepalive_connections=max_connections),
+            limits=pool,
         )
 
     def close(self) -> None:
@@ -108,9 +111,10 @@ class HttpFetcher:
             headers["If-None-Match"] = validators.etag
         if validators.last_modified:
             headers["If-Modified-Since"] = validators.last_modified
-        deadline = self.clock.monotonic() + self.limits.total_timeout
+        started = self.clock.monotonic()
         try:
-            with self.client.stream("GET", feed.url, headers=headers) as resp:
+            with self.deadlines.within(self.limits.total_timeout) as deadline, \
+                    self.client.stream("GET", feed.url, headers=headers) as resp:
                 hdrs = {k.lower(): v for k, v in resp.headers.items()}
                 outcome = classify(resp.status_code)
                 if outcome is not Outcome.OK:
@@ -126,6 +130,9 @@ class HttpFetcher:
         except httpx.TooManyRedirects:
             return _error(feed, now, f"more than {self.limits.max_redirects} redirects")
         except httpx.TimeoutException as exc:
+            if self.clock.monotonic() - started >= self.limits.total_timeout * 0.99:
+                return _error(feed, now,
+                              f"no complete answer within {self.limits.total_timeout:g}s")
             return _error(feed, now, f"timeout ({type(exc).__name__})")
         except (httpx.HTTPError, zlib.error, OSError, ValueError) as exc:
             return _error(feed, now, f"{type(exc).__name__}: {exc}"[:300])
@@ -134,13 +141,17 @@ class HttpFetcher:
                            retry_after=_floor(hdrs, now))
 
     def _read(self, resp: httpx.Response, deadline: float) -> bytes:
-        """Read the body, decompressing ourselves so the cap applies to what we keep."""
+        """Read the body, decompressing ourselves so the cap applies to what we keep: at most
+        `max_bytes` of output ever exists, however well the input compresses (gzip bombs)."""
         cap = self.limits.max_bytes
         coding = resp.headers.get("content-encoding", "identity").lower().strip()
         inflate = zlib.decompressobj(47) if coding in ("gzip", "deflate", "x-gzip") else None
+        declared = resp.headers.get("content-length", "")
+        if inflate is None and declared.isdigit() and int(declared) > cap:
+            raise _TooLarge  # refuse before reading a byte
         chunks: list[bytes] = []
         size = 0
-        for raw in resp.iter_raw(65536):
+        for raw in resp.iter_raw():
             if self.clock.monotonic() > deadline:
                 raise _Deadline
             data = inflate.decompress(raw, cap + 1 - size) if inflate else raw
