@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.models import Match, RuleHit, Severity
-from bot.rules.terms import Term, compile_term
-from bot.text import fold
+from bot.rules.groups import TermGroup, group
+from bot.rules.terms import Doc, Term, compile_term
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,15 @@ class CompiledRule:
     mute_until: datetime | None = None
     examples_match: tuple[str, ...] = ()
     examples_no_match: tuple[str, ...] = ()
+    all_matchers: tuple[TermGroup, ...] = field(init=False, repr=False, compare=False)
+    any_matcher: TermGroup = field(init=False, repr=False, compare=False)
+    none_matcher: TermGroup = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Frozen dataclass: the derived matchers are set once, here.
+        object.__setattr__(self, "all_matchers", tuple(group(g) for g in self.all_groups))
+        object.__setattr__(self, "any_matcher", group(self.any_terms))
+        object.__setattr__(self, "none_matcher", group(self.none_terms))
 
     def muted(self, now: datetime | None) -> bool:
         return self.mute_until is not None and now is not None and now < self.mute_until
@@ -72,17 +81,24 @@ class RuleEvaluation:
 
 
 @dataclass
-class _TermCache:
-    """Evaluates each distinct term at most once per text: rules share many terms."""
+class _GroupCache:
+    """Scans each distinct group at most once per text: rules share `$lists`."""
 
-    text: str
-    seen: dict[str, bool] = field(default_factory=dict)
+    text: Doc
+    firsts: dict[int, str | None] = field(default_factory=dict)
+    everys: dict[int, tuple[str, ...]] = field(default_factory=dict)
 
-    def hit(self, term: Term) -> bool:
-        found = self.seen.get(term.raw)
-        if found is None:
-            found = self.seen[term.raw] = term.search(self.text)
-        return found
+    def first(self, g: TermGroup) -> str | None:
+        key = id(g)
+        if key not in self.firsts:
+            self.firsts[key] = g.first(self.text)
+        return self.firsts[key]
+
+    def every(self, g: TermGroup) -> tuple[str, ...]:
+        key = id(g)
+        if key not in self.everys:
+            self.everys[key] = g.every(self.text) if self.first(g) is not None else ()
+        return self.everys[key]
 
 
 def expand(entries: Iterable[str], lists: Mapping[str, Sequence[str]]) -> list[str]:
@@ -128,21 +144,17 @@ def compile_rule(
     )
 
 
-def _first_hit(terms: Iterable[Term], cache: _TermCache) -> str | None:
-    return next((t.raw for t in terms if cache.hit(t)), None)
-
-
 def evaluate(
     rules: Sequence[CompiledRule], text: str, now: datetime | None = None
 ) -> list[RuleEvaluation]:
     """Evaluate every rule against `text` (title + summary) and say why each fired or not."""
-    cache = _TermCache(fold(text))
+    cache = _GroupCache(Doc(text))
     return [
         RuleEvaluation(
             rule=rule,
-            all_hits=tuple(_first_hit(g, cache) for g in rule.all_groups),
-            any_hits=tuple(t.raw for t in rule.any_terms if cache.hit(t)),
-            none_hits=tuple(t.raw for t in rule.none_terms if cache.hit(t)),
+            all_hits=tuple(cache.first(g) for g in rule.all_matchers),
+            any_hits=cache.every(rule.any_matcher),
+            none_hits=cache.every(rule.none_matcher),
             muted=rule.muted(now),
         )
         for rule in rules
@@ -151,7 +163,7 @@ def evaluate(
 
 def match(rules: Sequence[CompiledRule], text: str, now: datetime | None = None) -> Match | None:
     """The rules that fire on `text`, their tags (union) and top severity; None when none."""
-    cache = _TermCache(fold(text))
+    cache = _GroupCache(Doc(text))
     hits: list[RuleHit] = []
     tags: set[str] = set()
     top = Severity.INFO
@@ -159,18 +171,18 @@ def match(rules: Sequence[CompiledRule], text: str, now: datetime | None = None)
         if rule.muted(now):
             continue
         matched: list[str] = []
-        for group in rule.all_groups:
-            hit = _first_hit(group, cache)
+        for g in rule.all_matchers:
+            hit = cache.first(g)
             if hit is None:
                 break
             matched.append(hit)
         else:
             if rule.any_terms:
-                anys = [t.raw for t in rule.any_terms if cache.hit(t)]
+                anys = cache.every(rule.any_matcher)
                 if not anys:
                     continue
                 matched.extend(anys)
-            if any(cache.hit(t) for t in rule.none_terms):
+            if rule.none_terms and cache.first(rule.none_matcher) is not None:
                 continue
             hits.append(RuleHit(rule.id, tuple(matched)))
             tags |= rule.tags

@@ -8,6 +8,7 @@ makes a prefix (`chip*` matches `chips`, `chipmaker`). `/…/` is a regular expr
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Literal
 
@@ -19,17 +20,54 @@ TermKind = Literal["word", "prefix", "regex"]
 _NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)[+*{]")
 
 
+_WORD_RE = re.compile(r"\w+")
+
+
+class Doc:
+    """A text prepared for matching: folded once, its words indexed for quick rejection."""
+
+    __slots__ = ("_sorted", "text", "words")
+
+    def __init__(self, text: str) -> None:
+        self.text = fold(text)
+        self.words = frozenset(_WORD_RE.findall(self.text))
+        self._sorted: list[str] | None = None
+
+    def has_prefix(self, prefix: str) -> bool:
+        if self._sorted is None:
+            self._sorted = sorted(self.words)
+        i = bisect_left(self._sorted, prefix)
+        return i < len(self._sorted) and self._sorted[i].startswith(prefix)
+
+
 @dataclass(frozen=True)
 class Term:
-    """One compiled term; `raw` is what the operator wrote."""
+    """One compiled term; `raw` is what the operator wrote.
+
+    `words` must all occur as whole words and `prefix` must start a word for the term to
+    match at all: a set lookup rejects most texts before any regex runs.
+    """
 
     raw: str
     kind: TermKind
     pattern: re.Pattern[str]
+    words: tuple[str, ...] = ()
+    prefix: str = ""
+    exact: bool = False  # the word checks alone decide (a single word or prefix)
 
     def search(self, folded_text: str) -> bool:
         """True when the term occurs in text already passed through `fold`."""
         return self.pattern.search(folded_text) is not None
+
+    def found(self, doc: Doc) -> bool:
+        """True when the term occurs in `doc`; the fast path for rule evaluation."""
+        if self.kind == "regex":
+            return self.search(doc.text)
+        if any(w not in doc.words for w in self.words):
+            return False
+        if self.prefix and not doc.has_prefix(self.prefix):
+            return False
+        return self.exact or self.search(doc.text)
 
 
 def compile_term(raw: str) -> Term:
@@ -47,11 +85,16 @@ def compile_term(raw: str) -> Term:
         raise ValueError(f"term {raw!r} has no letters before '*'")
     if "*" in body:
         raise ValueError(f"term {raw!r}: '*' is only allowed at the end (use /regex/ otherwise)")
-    words = [re.escape(w) for w in re.split(r"[\s\-]+", body) if w]
-    core = r"[\s\-]+".join(words)
+    parts = [w for w in re.split(r"[\s\-]+", body) if w]
+    core = r"[\s\-]+".join(re.escape(w) for w in parts)
     tail = r"\w*" if prefix else r"(?!\w)"
     pattern = re.compile(r"(?<!\w)" + core + tail)
-    return Term(raw, "prefix" if prefix else "word", pattern)
+    pieces = _WORD_RE.findall(body)
+    last_is_word = bool(pieces) and body.endswith(pieces[-1])
+    stem = pieces[-1] if prefix and last_is_word else ""
+    words = tuple(pieces[:-1] if stem else pieces)
+    exact = len(pieces) == 1 and _WORD_RE.fullmatch(body) is not None
+    return Term(raw, "prefix" if prefix else "word", pattern, words, stem, exact)
 
 
 def _compile_regex(source: str) -> re.Pattern[str]:
