@@ -4,7 +4,7 @@ Both run side by side in one process on the same feed bytes (the captured feeds 
 tests/fixtures/feeds), alternating rounds; the bot's side goes through the real
 `poll_feed` (adapter, exact dedup, rules of the bundled config, story engine, outbox,
 SQLite file in WAL), with a fresh state file per round so every item is new. Prints items/s
-for each and the ratio (target: the bot at ≥ 0.67× feedparser's items/s).
+for each and the ratio (target: the bot at >= 0.67x feedparser's items/s).
 
     python bench/pipeline_bench.py [--rounds 5]
 """
@@ -30,8 +30,8 @@ from bot.config import FeedSpec, load_config  # noqa: E402
 from bot.feeds.fetch import FetchResult, Validators  # noqa: E402
 from bot.feeds.response import Outcome  # noqa: E402
 from bot.pipeline import RunContext, poll_feed  # noqa: E402
-from bot.stories import make_stories  # noqa: E402
 from bot.store import Database  # noqa: E402
+from bot.stories import make_stories  # noqa: E402
 
 FEEDS = ROOT / "tests" / "fixtures" / "feeds"
 

@@ -71,9 +71,9 @@ class RuleEvaluation:
         out: list[str] = []
         if self.muted:
             out.append(f"muted until {self.rule.mute_until:%Y-%m-%d %H:%M %Z}")
-        for group, hit in zip(self.rule.all_groups, self.all_hits, strict=True):
+        for terms, hit in zip(self.rule.all_groups, self.all_hits, strict=True):
             if hit is None:
-                out.append("no term of all-group [" + ", ".join(t.raw for t in group) + "]")
+                out.append("no term of all-group [" + ", ".join(t.raw for t in terms) + "]")
         if self.rule.any_terms and not self.any_hits:
             out.append("no any-term [" + ", ".join(t.raw for t in self.rule.any_terms) + "]")
         out.extend(f"none-term {t!r} matched" for t in self.none_hits)
