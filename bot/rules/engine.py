@@ -101,12 +101,17 @@ class _GroupCache:
         return self.everys[key]
 
 
-def expand(entries: Iterable[str], lists: Mapping[str, Sequence[str]]) -> list[str]:
-    """Replace `$name` entries by the named term list; raises KeyError for unknown names."""
+def expand(entries: Iterable[str], lists: Mapping[str, Sequence[str]],
+           _within: tuple[str, ...] = ()) -> list[str]:
+    """Replace `$name` entries by the named term list (lists may name lists); raises KeyError
+    for an unknown name and ValueError for a list that contains itself."""
     out: list[str] = []
     for entry in entries:
         if isinstance(entry, str) and entry.startswith("$"):
-            out.extend(lists[entry[1:]])
+            name = entry[1:]
+            if name in _within:
+                raise ValueError("term list $" + " → $".join((*_within, name)) + " is circular")
+            out.extend(expand(lists[name], lists, (*_within, name)))
         else:
             out.append(entry)
     return out

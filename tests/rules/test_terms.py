@@ -83,6 +83,15 @@ def test_muted_rule_does_not_fire_until_its_time() -> None:
     assert match([rule], "new tariffs", datetime(2026, 2, 2, tzinfo=UTC)) is not None
 
 
+def test_lists_may_name_lists_but_not_themselves() -> None:
+    lists = {"cn": ["China", "Beijing"], "asia": ["$cn", "Japan"], "loop": ["$loop2"],
+             "loop2": ["$loop"]}
+    rule = compile_rule("x", tags=[], severity=Severity.LOW, any_terms=["$asia"], lists=lists)
+    assert [t.raw for t in rule.any_terms] == ["China", "Beijing", "Japan"]
+    with pytest.raises(ValueError, match="circular"):
+        compile_rule("y", tags=[], severity=Severity.LOW, any_terms=["$loop"], lists=lists)
+
+
 def test_unknown_list_is_a_key_error() -> None:
     with pytest.raises(KeyError):
         compile_rule("x", tags=[], severity=Severity.LOW, any_terms=["$nope"])
