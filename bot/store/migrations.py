@@ -102,4 +102,14 @@ MIGRATIONS: list[Migration] = [
     );
     CREATE INDEX digest_pending ON digest_entries(channel, created) WHERE digest_key IS NULL;
     """,
+    # 4: feed health notices open in the ops channel (one row per feed and kind)
+    """
+    CREATE TABLE feed_notices (
+        feed TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        since TEXT NOT NULL,
+        noticed TEXT NOT NULL,
+        PRIMARY KEY (feed, kind)
+    );
+    """,
 ]
