@@ -34,13 +34,13 @@ class DedupSettings:
     """Weight of words from the link's path, relative to title words."""
     summary_scale: float = 0.5
     summary_words: int = 40
-    members_kept: int = 30
+    members_kept: int = 12
     """Recent members per story that item-to-member similarity looks at."""
-    query_tokens: int = 12
+    query_tokens: int = 10
     """Most informative tokens of an item used to look up candidate stories."""
-    posting_cap: int = 200
+    posting_cap: int = 64
     """Most recently active stories remembered per token; bounds per-item cost."""
-    shortlist: int = 12
+    shortlist: int = 8
     """Candidate stories verified per item."""
 
 

@@ -25,6 +25,11 @@ class Member:
     url_key: str
     source: str
     published: datetime
+    total: float = field(init=False)
+    """Sum of the feature weights, cached for weighted Jaccard."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "total", sum(self.features.values()))
 
 
 @dataclass
@@ -100,16 +105,23 @@ def centroid_cosine(features: dict[str, float], features_norm: float, story: Sto
     return dot / denom
 
 
-def weighted_jaccard(a: dict[str, float], b: dict[str, float]) -> float:
-    """Shared weight over combined weight of two feature vectors."""
-    inter = sum(min(w, b[s]) for s, w in a.items() if s in b)
-    union = sum(a.values()) + sum(b.values()) - inter
+def weighted_jaccard(a: dict[str, float], a_total: float, b: Member) -> float:
+    """Shared weight over combined weight of an item's vector (summing to `a_total`) and a
+    member's."""
+    other = b.features
+    inter = 0.0
+    for stem, weight in a.items():
+        w = other.get(stem)
+        if w is not None:
+            inter += weight if weight < w else w
+    union = a_total + b.total - inter
     return inter / union if union > 0 else 0.0
 
 
 def best_member(features: dict[str, float], story: Story) -> float:
     """The highest weighted Jaccard between an item and one of the story's recent members."""
-    return max((weighted_jaccard(features, m.features) for m in story.recent), default=0.0)
+    total = sum(features.values())
+    return max((weighted_jaccard(features, total, m) for m in story.recent), default=0.0)
 
 
 def story_cosine(a: Story, b: Story) -> float:
