@@ -104,6 +104,9 @@ class App:
         workers = max(1, min(self.config.raw.fetch.concurrency, len(feeds)))
         with ThreadPoolExecutor(workers, thread_name_prefix="poll") as pool:
             reports = [r for r in pool.map(lambda f: self.poll(f, force=True), feeds) if r]
+        from bot.digest import flush
+
+        flush(self.db, self.config.routes, self.clock.now())  # digest periods closed by now
         # Waits for per-channel slots and short Retry-Afters; longer backoffs (Slack down)
         # are left in the outbox for the next run.
         self.sender.drain(self.stop, max_wait=5.0)

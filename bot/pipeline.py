@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from bot.config.compile import Config, FeedSpec
+from bot.digest import add_entry as add_digest_entry
 from bot.feeds.adapter import parse_document, to_items
 from bot.feeds.fetch import Fetcher, FetchResult
 from bot.feeds.response import Outcome, next_delay
@@ -146,7 +147,10 @@ def record(ctx: RunContext, cands: list[Candidate]) -> list[Candidate]:
     for c in cands:
         item_store.insert(conn, c.item, c.match, c.status, c.story_id)
         for r in c.routes:
-            queue_alert(ctx, c, r.channel)
+            if r.mode == "digest" and c.match is not None:
+                add_digest_entry(conn, r.channel, c.item, c.match, c.story_id, ctx.now)
+            else:
+                queue_alert(ctx, c, r.channel)
     return cands
 
 
