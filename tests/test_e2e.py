@@ -29,7 +29,7 @@ def test_run_once_posts_each_match_once_then_nothing(
     alerts = [m["text"] for m in state.top_level("#chip-alerts")]
     policy = [m["text"] for m in state.top_level("#policy")]
     firehose = [m["text"] for m in state.top_level("#chip-firehose")]
-    assert len(alerts) == 2 and all("H200" in t for t in alerts)  # the story + the hostile one
+    assert len(alerts) == 2 and all("H20" in t for t in alerts)  # the story + the hostile one
     assert len(policy) == 1 and "entity list" in policy[0]
     assert len(firehose) == 3
     for channel in state.messages.values():
@@ -64,7 +64,7 @@ def test_feed_text_cannot_ping_or_disguise_links(
     payload = json.dumps(hostile)
     for raw in ("<!channel>", "<!here>", "<@U123>", "<http://evil", "\u202e", "javascript:"):
         assert raw not in payload, raw
-    assert "China customs clear H200 shipment" in hostile["blocks"][0]["text"]["text"]
+    assert "Shenzhen customs seize smuggled H20" in hostile["blocks"][0]["text"]["text"]
     assert "&lt;@U123&gt;" in hostile["blocks"][1]["text"]["text"]  # shown, inert
     assert not any(b["type"] == "actions" for b in hostile["blocks"])  # no javascript: button
 
