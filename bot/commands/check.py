@@ -43,7 +43,8 @@ def check(args: argparse.Namespace) -> int:
                f"{len(config.routes)} routes, {examples - failed}/{examples} examples ok, "
                f"{len(warnings)} warnings")
     if errors:
-        print(f"{config.path}: FAILED ({len(errors)} errors; {summary})", file=sys.stderr)
+        n = len(errors)
+        print(f"{config.path}: FAILED ({n} error{'s' * (n != 1)}; {summary})", file=sys.stderr)
         return EXIT_CONFIG
     print(f"{config.path}: ok ({summary})")
     return EXIT_OK
