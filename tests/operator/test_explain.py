@@ -1,0 +1,90 @@
+"""`chipwatch explain`: rules fired and why not, tags, severity, channels; --json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import FIXTURES, REPO, TEST_RULES, run_cli, write_config
+
+BUNDLED = str(REPO / "config" / "chipwatch.yaml")
+FOUNDING = "China approves first imports of Nvidia's H200 AI chips, sources say"
+
+
+def _json(*args: str) -> dict[str, Any]:
+    res = run_cli("explain", *args, "--json")
+    assert res.returncode == 0, res.stderr
+    data: dict[str, Any] = json.loads(res.stdout)
+    return data
+
+
+def test_founding_headline_on_the_bundled_config() -> None:
+    res = run_cli("explain", FOUNDING, "--config", BUNDLED)
+    assert res.returncode == 0, res.stderr
+    out = res.stdout
+    assert out.startswith(f"headline: {FOUNDING}\nverdict:  ALERT  severity ")
+    assert "#nvidia" in out and "#h200" in out and "#china" in out
+    assert "channels: #chip-alerts (immediate, route 1)" in out
+    assert "matched rules (" in out and "  + " in out
+
+    data = _json(FOUNDING, "--config", BUNDLED)
+    assert data["alert"] is True and data["severity"] in ("high", "critical")
+    assert {"nvidia", "h200", "china"} <= set(data["tags"])
+    assert data["channels"][0]["channel"] == "#chip-alerts"
+    fired = [r for r in data["rules"] if r["fired"]]
+    assert fired and all(r["terms"] and not r["reasons"] for r in fired)
+    assert set(data) == {"headline", "summary", "source", "now", "alert", "matched",
+                         "severity", "tags", "channels", "rules"}
+
+
+def test_why_rules_do_not_fire(tmp_path: Path) -> None:
+    config = str(write_config(tmp_path, []))
+    # `none` term hit: the rule matched its terms but says rumor.
+    data = _json("China approves H200 imports", "--summary", "a rumor for now",
+                 "--source", "Wire", "--config", config)
+    rule = next(r for r in data["rules"] if r["id"] == "china-nvidia-imports")
+    assert not rule["fired"] and rule["none_hits"] == ["rumor"]
+    assert rule["reasons"] == ["`none` term 'rumor' matched"]
+    assert data["alert"] is False and data["source"] == "Wire"
+    # An `all` group that missed: named as written in the config ($list kept).
+    data = _json("China approves chip imports", "--config", config)
+    rule = next(r for r in data["rules"] if r["id"] == "china-nvidia-imports")
+    assert rule["missed_all_groups"] == [1]
+    assert rule["reasons"] == ["no term of all-group 1 $nvidia_ai"]
+    human = run_cli("explain", "China approves chip imports", "--config", config).stdout
+    assert "verdict:  no alert" in human
+    assert "  - china-nvidia-imports [high] (hit: China, approv*, import*): no term of " \
+           "all-group 1 $nvidia_ai" in human
+
+
+def test_routes_and_min_severity(tmp_path: Path) -> None:
+    config = str(write_config(tmp_path, []))
+    # critical rule: #policy takes it (min_severity critical) and the catch-all too.
+    data = _json("US adds chip firms to entity list", "--config", config)
+    assert data["severity"] == "critical"
+    assert [c["channel"] for c in data["channels"]] == ["#policy", "#chip-firehose"]
+    # high rule: below #policy's min_severity; #chip-alerts by tag, then the catch-all.
+    data = _json("China approves H200 imports", "--config", config)
+    assert data["severity"] == "high"
+    assert [c["channel"] for c in data["channels"]] == ["#chip-alerts", "#chip-firehose"]
+
+
+def test_muted_rule_until_its_time(tmp_path: Path) -> None:
+    rules: list[dict[str, Any]] = [dict(r) for r in TEST_RULES["rules"]]
+    rules[0]["mute_until"] = "2026-02-01T00:00:00Z"
+    config = str(write_config(tmp_path, [], rules=rules))
+    before = _json("China approves H200 imports", "--now", "2026-01-31T23:59:00+00:00",
+                   "--config", config)
+    rule = next(r for r in before["rules"] if r["id"] == "china-nvidia-imports")
+    assert rule["muted"] and not rule["fired"] and before["alert"] is False
+    assert rule["reasons"][0].startswith("muted until 2026-02-01 00:00")
+    after = _json("China approves H200 imports", "--now", "2026-02-01T00:00:00+00:00",
+                  "--config", config)
+    assert after["alert"] is True and after["tags"] == ["china", "h200", "imports", "nvidia"]
+
+
+def test_broken_config_exits_2() -> None:
+    res = run_cli("explain", FOUNDING, "--config", str(FIXTURES / "configs" / "schema_errors.yaml"))
+    assert res.returncode == 2
+    assert "rules[0].colour: unknown key" in res.stderr
