@@ -7,6 +7,7 @@ off one common stem's list is still reachable through its rarer stems.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable
 
 
@@ -42,8 +43,8 @@ class CandidateIndex:
         for stem, weight in query.items():
             for story_id in self._postings.get(stem, ()):
                 score[story_id] = score.get(story_id, 0.0) + weight
-        ranked = sorted(score.items(), key=lambda kv: kv[1], reverse=True)
-        return [story_id for story_id, _ in ranked[:limit]]
+        ranked = heapq.nlargest(limit, score.items(), key=lambda kv: kv[1])
+        return [story_id for story_id, _ in ranked]
 
     def __len__(self) -> int:
         return len(self._postings)
