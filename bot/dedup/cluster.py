@@ -46,16 +46,22 @@ def parse_item(line: str) -> StoryInput:
 
 
 def run_cluster(
-    lines: Iterable[str], out: TextIO, settings: DedupSettings, err: TextIO | None = None
+    lines: Iterable[str], out: TextIO, settings: DedupSettings, err: TextIO | None = None,
+    *, final: bool = False,
 ) -> int:
-    """Assign each item line to a story and write `{"id", "story"}` for it.
+    """Assign each item line to a story and write `{"id", "story"}` for it, in input order.
 
+    By default each line says the story the item joined on arrival (what the bot alerted).
+    With `final`, lines are written at the end and follow later merges, so an item that
+    started a fragment reports the story the fragment was folded into.
     A malformed line gets one error line on `err` (stderr by default) naming its line number
     and is skipped; the run goes on and returns 1 at the end, else 0.
     """
     errors = sys.stderr if err is None else err
     engine = StoryEngine(settings)
     status = 0
+    arrived: list[tuple[str, str]] = []
+    folded: dict[str, str] = {}  # merged story -> the story it went into
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -66,13 +72,28 @@ def run_cluster(
             status = 1
             continue
         assignment = engine.assign(item)
-        out.write(json.dumps({"id": item.id, "story": assignment.story_id}) + "\n")
+        if final:
+            arrived.append((item.id, assignment.story_id))
+            folded.update(dict.fromkeys(assignment.merged, assignment.story_id))
+        else:
+            out.write(json.dumps({"id": item.id, "story": assignment.story_id}) + "\n")
+    for item_id, story_id in arrived:
+        out.write(json.dumps({"id": item_id, "story": _resolve(folded, story_id)}) + "\n")
     return status
 
 
+def _resolve(folded: dict[str, str], story_id: str) -> str:
+    """Follow merges to the surviving story."""
+    seen = {story_id}
+    while story_id in folded and folded[story_id] not in seen:
+        story_id = folded[story_id]
+        seen.add(story_id)
+    return story_id
+
+
 def main() -> None:
-    """Run on stdin/stdout with default settings (`python -m bot.dedup.cluster`)."""
-    sys.exit(run_cluster(sys.stdin, sys.stdout, DedupSettings()))
+    """Run on stdin/stdout with default settings (`python -m bot.dedup.cluster [--final]`)."""
+    sys.exit(run_cluster(sys.stdin, sys.stdout, DedupSettings(), final="--final" in sys.argv))
 
 
 if __name__ == "__main__":

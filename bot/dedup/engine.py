@@ -81,9 +81,12 @@ class StoryEngine:
         else:
             story = chosen
         self._add(story, member)
+        merged: list[str] = []
         for other in merge_with:
-            story = self._merge(story, other)
-        return Assignment(story.id, is_new, story.size, len(story.sources))
+            story, loser = self._merge(story, other)
+            if loser is not None:
+                merged.append(loser)
+        return Assignment(story.id, is_new, story.size, len(story.sources), tuple(merged))
 
     def _choose(self, member: Member) -> tuple[Story | None, list[Story]]:
         """The story to join (None: start one) and stories to merge into it afterwards."""
@@ -140,12 +143,15 @@ class StoryEngine:
         if persist and self._store is not None:
             self._store.save_item(story, member)
 
-    def _merge(self, story: Story, other: Story) -> Story:
-        """Fold the smaller of two stories into the larger when their centroids agree."""
+    def _merge(self, story: Story, other: Story) -> tuple[Story, str | None]:
+        """Fold the smaller of two stories into the larger when their centroids agree.
+
+        Returns the surviving story and the id of the one folded away (None: no merge).
+        """
         if other.id not in self._stories or story_cosine(story, other) < (
             self.settings.merge_threshold
         ):
-            return story
+            return story, None
         winner, loser = (story, other) if story.size >= other.size else (other, story)
         self._forget(loser)
         winner.absorb(loser)
@@ -158,7 +164,7 @@ class StoryEngine:
                 self._by_title[title_key] = winner.id
         if self._store is not None:
             self._store.save_merge(loser.id, winner)
-        return winner
+        return winner, loser.id
 
     def _forget(self, story: Story) -> None:
         """Drop a story from the live set and the index, and its exact keys."""

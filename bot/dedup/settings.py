@@ -58,9 +58,14 @@ class StoryInput:
 
 @dataclass(frozen=True)
 class Assignment:
-    """Which story an item went to, whether it started it, and the story's size now."""
+    """Which story an item went to, whether it started it, and the story's size now.
+
+    `merged` names stories that this item showed to be the same development and that were
+    folded into `story_id` (their items now belong to it; their alerts may need a pointer).
+    """
 
     story_id: str
     is_new: bool
     size: int
     sources: int
+    merged: tuple[str, ...] = ()

@@ -53,3 +53,18 @@ def test_naive_times_are_taken_as_utc() -> None:
     line = json.dumps({"id": "1", "title": "t", "link": "l", "source": "s",
                        "published": "2026-01-28T09:00:00"})
     assert run_cluster([line], out, DedupSettings(), io.StringIO()) == 0
+
+
+def test_final_mode_follows_merges() -> None:
+    lines = [
+        _line("1", "Chiquita to buy Fyffes in all-share deal"),
+        _line("2", "World's largest banana company is born", 1),
+        _line("3", "Chiquita and Fyffes create world's largest banana company", 2),
+    ]
+    arrival, final = io.StringIO(), io.StringIO()
+    assert run_cluster(lines, arrival, DedupSettings(), io.StringIO()) == 0
+    assert run_cluster(lines, final, DedupSettings(), io.StringIO(), final=True) == 0
+    on_arrival = [json.loads(x)["story"] for x in arrival.getvalue().splitlines()]
+    at_end = [json.loads(x)["story"] for x in final.getvalue().splitlines()]
+    assert on_arrival[:2] == ["1", "2"]
+    assert len(set(at_end)) == 1 and at_end[0] in {"1", "2"}

@@ -81,8 +81,9 @@ def test_fragments_of_one_story_merge_when_a_bridge_arrives() -> None:
     a = engine.assign(item("a", "Chiquita to buy Fyffes in all-share deal"))
     b = engine.assign(item("b", "World's largest banana company is born", minutes=1))
     assert b.is_new  # nothing but "banana"-free words link b to a yet
-    engine.assign(item("c", "Chiquita and Fyffes create world's largest banana company",
-                       minutes=2))
+    c = engine.assign(item("c", "Chiquita and Fyffes create world's largest banana company",
+                          minutes=2))
+    assert len(c.merged) == 1 and {c.story_id, *c.merged} == {a.story_id, b.story_id}
     d = engine.assign(item("d", "Largest banana company: Chiquita, Fyffes merge", minutes=3))
     # c bridged the two fragments: one story of four remains, under one of their ids.
     assert d.story_id in {a.story_id, b.story_id}
