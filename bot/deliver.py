@@ -51,39 +51,64 @@ class Sender:
         self.interval = per_channel_interval
         self._free_at: dict[str, float] = {}
         self._joined: set[str] = set()
+        self._unsettled: set[str] | None = None  # None: in-flight rows not checked yet
+        self._settle_at = 0.0
+        self._settle_tries = 0
 
     def recover(self) -> None:
-        """At start-up: settle rows a crash left in flight (sent if Slack has them, else
-        pending again) and make every pending row due now — a restart is a retry point."""
+        """At start-up: make every pending row due now (a restart is a retry point) and
+        settle the rows a crash left in flight."""
         with self.db.tx() as conn:
             conn.execute("UPDATE outbox SET next_attempt = ? WHERE state = 'pending'",
                          (self.clock.now().isoformat(),))
-            rows = outbox.inflight(conn)
-        for row in rows:
+        self._settle()
+
+    def _settle(self) -> None:
+        """Rows left in flight are sent if Slack has them (found by the outbox key in the
+        message metadata), else pending again. When Slack cannot tell (down), the row stays
+        in flight and its channel is blocked — nothing may overtake it — until a later try."""
+        with self.db.lock:
+            rows = outbox.inflight(self.db.conn)
+        blocked: set[str] = set()
+        for row, attempted in rows:
+            if row.channel in blocked:
+                continue
             found = None
-            with self.db.lock:
-                channel_id = row.channel_id or outbox.known_channel_id(self.db.conn, row.channel)
-            if channel_id is None and row.channel[:1] in ("C", "G") and row.channel.isalnum():
-                channel_id = row.channel
-            if channel_id:
+            if row.kind != "update":  # an update is idempotent: just redo it
+                with self.db.lock:
+                    where = row.channel_id or outbox.known_channel_id(self.db.conn, row.channel)
                 try:
-                    found = self.notifier.find_posted(channel_id, row.key,
-                                                      row.created.timestamp() - 300)
+                    found = self.notifier.find_posted(where or row.channel, row.key,
+                                                      attempted.timestamp() - 300)
+                except PermanentDeliveryError as exc:
+                    log.error("outbox_unverifiable channel=%s key=%s error=%s action=resend",
+                              row.channel, row.key, exc)
                 except DeliveryError as exc:
-                    log.warning("outbox_recover_failed key=%s error=%s", row.key, exc)
+                    log.warning("outbox_recover_failed channel=%s key=%s error=%s action=wait",
+                                row.channel, row.key, exc)
+                    blocked.add(row.channel)
+                    continue
             with self.db.tx() as conn:
                 now = self.clock.now()
                 if found:
                     outbox.mark(conn, row.id, "sent", now=now, ts=found.ts,
                                 channel_id=found.channel_id)
-                    log.info("outbox_recovered key=%s ts=%s", row.key, found.ts)
+                    log.info("outbox_recovered channel=%s key=%s ts=%s", row.channel, row.key,
+                             found.ts)
                 else:
                     outbox.mark(conn, row.id, "pending", now=now, next_attempt=now)
+        self._unsettled = blocked
+        if blocked:
+            self._settle_tries += 1
+            self._settle_at = self.clock.monotonic() + backoff(self._settle_tries)
 
     def drain(self, stop: threading.Event | None = None, max_wait: float = 5.0) -> DrainReport:
         """Send what is due, waiting at most `max_wait` s for a channel's next free slot."""
         stop = stop or threading.Event()
         report = DrainReport()
+        if self._unsettled is None or (self._unsettled
+                                       and self.clock.monotonic() >= self._settle_at):
+            self._settle()
         while not stop.is_set():
             row, wait = self._next()
             if row is None or wait > max_wait:
@@ -99,7 +124,7 @@ class Sender:
             rows = outbox.pending(self.db.conn)
         now, mono = self.clock.now(), self.clock.monotonic()
         best: tuple[OutboxRow | None, float] = (None, float("inf"))
-        heads: set[str] = set()
+        heads: set[str] = set(self._unsettled or ())  # blocked behind an unsettled row
         for row, due in rows:
             if row.channel in heads:
                 continue  # only a channel's oldest row may go: order per channel
@@ -116,7 +141,9 @@ class Sender:
             report.dead += 1
             return
         with self.db.tx() as conn:
-            outbox.mark(conn, row.id, "inflight", now=self.clock.now())
+            # next_attempt doubles as "attempted at": a recovery searches Slack from there
+            now = self.clock.now()
+            outbox.mark(conn, row.id, "inflight", now=now, next_attempt=now)
         try:
             posted = self._deliver(row)
         except PermanentDeliveryError as exc:

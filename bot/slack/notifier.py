@@ -14,11 +14,17 @@ from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 
 from bot.errors import DeliveryError, PermanentDeliveryError, redact
 from bot.slack.blocks import Message, console_text
 
 EVENT_TYPE = "chipwatch_alert"
+# In-call waits longer than this are left to the outbox, so one channel's Retry-After never
+# holds the sender thread (and every other channel) hostage.
+INCALL_WAIT_MAX = 2
 # Errors that retrying the same request cannot fix: the row goes to dead letters.
 PERMANENT = frozenset({
     "channel_not_found", "not_in_channel", "is_archived", "invalid_auth", "not_authed",
@@ -44,7 +50,9 @@ class Notifier(Protocol):
 
     def update(self, channel_id: str, ts: str, message: Message) -> None: ...
 
-    def find_posted(self, channel_id: str, key: str, oldest: float) -> Posted | None: ...
+    def find_posted(self, channel: str, key: str, oldest: float) -> Posted | None:
+        """The message posted with outbox `key` in `channel` (a name or an id) since `oldest`,
+        or None; raises DeliveryError when Slack cannot tell."""
 
     def join(self, channel: str) -> bool: ...
 
@@ -57,8 +65,9 @@ class SlackNotifier:
         self.client = WebClient(token=token, timeout=int(timeout), **kwargs)
         # One quick in-call retry each; anything longer is the outbox's job, so a long
         # Retry-After never blocks the sender thread.
-        self.client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=1))
+        self.client.retry_handlers.append(_ShortRateLimitRetry(max_retry_count=1))
         self.client.retry_handlers.append(ServerErrorRetryHandler(max_retry_count=1))
+        self._ids: dict[str, str] = {}
 
     def post(self, channel: str, message: Message, key: str,
              thread_ts: str | None = None) -> Posted:
@@ -73,8 +82,11 @@ class SlackNotifier:
         self._call("chat_update", channel=channel_id, ts=ts, text=message.text,
                    blocks=message.blocks)
 
-    def find_posted(self, channel_id: str, key: str, oldest: float) -> Posted | None:
+    def find_posted(self, channel: str, key: str, oldest: float) -> Posted | None:
         """Look for a message we posted with this outbox key (after a crash mid-send)."""
+        channel_id = self.channel_id(channel)
+        if channel_id is None:
+            return None  # no such channel visible to us: nothing can have been posted there
         cursor = None
         for _ in range(10):
             resp = self._call("conversations_history", channel=channel_id, oldest=f"{oldest:.6f}",
@@ -88,6 +100,23 @@ class SlackNotifier:
             if not cursor:
                 break
         return None
+
+    def channel_id(self, channel: str) -> str | None:
+        """A channel's id: ids pass through, `#names` are looked up (conversations.list)."""
+        if is_channel_id(channel):
+            return channel
+        name = channel.lstrip("#")
+        if name not in self._ids:
+            cursor = None
+            for _ in range(20):
+                resp = self._call("conversations_list", types="public_channel,private_channel",
+                                  exclude_archived=True, limit=1000, cursor=cursor)
+                for ch in resp.get("channels") or []:
+                    self._ids[str(ch.get("name"))] = str(ch.get("id"))
+                cursor = (resp.get("response_metadata") or {}).get("next_cursor")
+                if name in self._ids or not cursor:
+                    break
+        return self._ids.get(name)
 
     def join(self, channel: str) -> bool:
         try:
@@ -115,6 +144,25 @@ class SlackNotifier:
                 redact(f"slack {method}: {type(exc).__name__}: {exc}")[:300]) from None
 
 
+def is_channel_id(channel: str) -> bool:
+    """Whether `channel` is a Slack conversation id (C…, G…, D…) rather than a name."""
+    return channel[:1] in ("C", "G", "D") and channel.isalnum() and channel.isupper()
+
+
+class _ShortRateLimitRetry(RateLimitErrorRetryHandler):
+    """slack-sdk's 429 retry, but only when Slack asks for a short wait."""
+
+    def _can_retry(self, *, state: RetryState, request: HttpRequest,
+                   response: HttpResponse | None = None,
+                   error: Exception | None = None) -> bool:
+        if response is None or response.status_code != 429:
+            return False
+        values = [v for k, v in response.headers.items() if k.lower() == "retry-after"]
+        wait = str(values[0] if values else "1")
+        wait = wait if wait.isdigit() else str(values[0][0]) if values and values[0] else "1"
+        return wait.isdigit() and int(wait) <= INCALL_WAIT_MAX
+
+
 class ConsoleNotifier:
     """Prints alerts, one readable block each: the default with no Slack token."""
 
@@ -135,7 +183,7 @@ class ConsoleNotifier:
     def update(self, channel_id: str, ts: str, message: Message) -> None:
         return None
 
-    def find_posted(self, channel_id: str, key: str, oldest: float) -> Posted | None:
+    def find_posted(self, channel: str, key: str, oldest: float) -> Posted | None:
         return None
 
     def join(self, channel: str) -> bool:

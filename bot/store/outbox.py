@@ -100,10 +100,10 @@ def mark(conn: sqlite3.Connection, row_id: int, state: str, *, now: datetime,
     )
 
 
-def inflight(conn: sqlite3.Connection) -> list[OutboxRow]:
-    """Rows a crash left mid-send."""
+def inflight(conn: sqlite3.Connection) -> list[tuple[OutboxRow, datetime]]:
+    """Rows a crash left mid-send, each with when its send began."""
     rows = conn.execute("SELECT * FROM outbox WHERE state = 'inflight' ORDER BY id").fetchall()
-    return [_row(r) for r in rows]
+    return [(_row(r), datetime.fromisoformat(r["next_attempt"])) for r in rows]
 
 
 def known_channel_id(conn: sqlite3.Connection, channel: str) -> str | None:

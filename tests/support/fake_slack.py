@@ -31,6 +31,7 @@ class Fault:
     delay: float = 0.0
     method: str | None = None  # only for this API method (None: any)
     channel: str | None = None  # only for this channel (None: any)
+    slow_answer: float = 0.0  # handle the call normally, then wait this long before answering
 
 
 @dataclass
@@ -39,6 +40,8 @@ class SlackState:
 
     messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)  # monotonic arrival time of each call
+    names: dict[str, str] = field(default_factory=dict)  # channel name → id, once seen
     faults: list[Fault] = field(default_factory=list)
     sticky: list[Fault] = field(default_factory=list)
     ts_counter: int = 0
@@ -123,7 +126,8 @@ def _make_handler(state: SlackState) -> Callable[..., BaseHTTPRequestHandler]:
             pass
 
         def do_POST(self) -> None:
-            method = self.path.rsplit("/", 1)[-1]
+            path, _, query = self.path.partition("?")
+            method = path.rsplit("/", 1)[-1]
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length).decode()
             if "json" in (self.headers.get("Content-Type") or ""):
@@ -133,11 +137,13 @@ def _make_handler(state: SlackState) -> Callable[..., BaseHTTPRequestHandler]:
                 for key in ("blocks", "metadata"):
                     if isinstance(args.get(key), str):
                         args[key] = json.loads(args[key])
+            args.update({k: v[0] for k, v in parse_qs(query).items()})  # GET methods
             if self.headers.get("Authorization") != f"Bearer {TOKEN}":
                 return self._answer(200, {"ok": False, "error": "invalid_auth"})
             channel = args.get("channel")
             with state.lock:
                 state.calls.append((method, args))
+                state.times.append(time.monotonic())
             fault = _fault_for(state, method, channel)
             if fault:
                 time.sleep(fault.delay)
@@ -145,7 +151,10 @@ def _make_handler(state: SlackState) -> Callable[..., BaseHTTPRequestHandler]:
                     headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after else {}
                     body = {"ok": False, "error": fault.error or "ratelimited"}
                     return self._answer(fault.status, body, headers)
-            self._answer(200, self._handle(method, args))
+            answer = self._handle(method, args)
+            if fault and fault.slow_answer:
+                time.sleep(fault.slow_answer)  # done on our side, the client still waiting
+            self._answer(200, answer)
 
         do_GET = do_POST
 
@@ -157,13 +166,21 @@ def _make_handler(state: SlackState) -> Callable[..., BaseHTTPRequestHandler]:
                     return {"ok": True, "channel": {"id": state.channel_id(args["channel"])}}
                 if method == "conversations.history":
                     msgs = list(reversed(state.messages.get(args["channel"], [])))
+                    if str(args.get("include_all_metadata")).lower() not in ("1", "true"):
+                        msgs = [{k: v for k, v in m.items() if k != "metadata"} for m in msgs]
                     return {"ok": True, "messages": msgs, "has_more": False}
+                if method == "conversations.list":
+                    return {"ok": True, "channels": [{"id": cid, "name": name}
+                                                     for name, cid in state.names.items()],
+                            "response_metadata": {"next_cursor": ""}}
                 blocks = args.get("blocks") or []
                 if isinstance(blocks, str):
                     blocks = json.loads(blocks)
                 if validate_blocks(blocks):
                     return {"ok": False, "error": "invalid_blocks"}
                 cid = state.channel_id(args["channel"])
+                if cid != args["channel"]:
+                    state.names[args["channel"].lstrip("#")] = cid
                 if method == "chat.postMessage":
                     if not args.get("text") and not blocks:
                         return {"ok": False, "error": "no_text"}
