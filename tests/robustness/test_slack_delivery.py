@@ -7,6 +7,7 @@ conversations.join, recovery of rows a crash left in flight, and the token kept 
 from __future__ import annotations
 
 import io
+import itertools
 import logging
 import re
 import socket
@@ -67,7 +68,7 @@ def test_each_channel_is_paced_and_kept_in_order(tmp_path: Path, fake_slack: Fak
     for ch in channels:
         assert _texts(fake_slack, ch) == [f"alert {i}" for i in range(5)]
         times = _post_times(fake_slack, ch)
-        assert min(b - a for a, b in zip(times, times[1:], strict=False)) >= 0.15
+        assert min(b - a for a, b in itertools.pairwise(times)) >= 0.15
 
 
 def test_retry_after_is_honoured_for_that_channel_only(
@@ -114,7 +115,7 @@ def test_outage_backs_off_while_polling_goes_on_then_delivers_in_order(
     delays = [float(m) for m in re.findall(r"key=alert\|https://e\.com/0\|#chip-alerts "
                                            r"attempt=\d+ in=([\d.]+)s", caplog.text)]
     assert len(delays) >= 2 and 1.6 <= delays[0] <= 2.4
-    assert all(b > a for a, b in zip(delays, delays[1:], strict=False))  # exponential
+    assert all(b > a for a, b in itertools.pairwise(delays))  # exponential
 
     fake_slack.state.sticky.clear()
     clock.advance(timedelta(minutes=11))

@@ -1,0 +1,156 @@
+"""Crash safety: `python -m bot run` as a subprocess, SIGKILLed at seeded random moments.
+
+Two feeds gain items over time; the fake Slack answers posts slowly *after* recording them,
+so kills land between Slack's ok and our commit; the feed server is slow too, so kills land
+mid-fetch. After every kill the bot is restarted. At the end every expected alert must be in
+Slack exactly once and the SQLite file must pass `PRAGMA integrity_check`.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+from collections import Counter
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+
+from bot.clock import SYSTEM_CLOCK
+from tests.conftest import REPO, TEST_RULES, slack_env, write_config
+from tests.robustness.conftest import FIGURES
+from tests.support.fake_slack import FakeSlack, Fault
+from tests.support.feed_server import FeedServer
+from tests.support.hostile_server import rss
+
+SEED = 20260128
+KILLS = 22
+PER_FEED = 20
+GROW_EVERY = 0.6  # seconds per new item in each feed
+
+
+class GrowingFeed:
+    """A feed that starts with a few items and gains one every GROW_EVERY seconds."""
+
+    def __init__(self, name: str, items: list[dict[str, str]]) -> None:
+        self.name = name
+        self.items = items
+        self.started = SYSTEM_CLOCK.monotonic()
+
+    def visible(self) -> int:
+        grown = int((SYSTEM_CLOCK.monotonic() - self.started) / GROW_EVERY)
+        return min(len(self.items), 3 + grown)
+
+    def behaviour(self, h: BaseHTTPRequestHandler) -> bool:
+        body = rss(self.items[: self.visible()][::-1], title=self.name)  # newest first
+        h.send_response(200)
+        h.send_header("Content-Type", "application/rss+xml")
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+        return True
+
+
+def _items(feed: str) -> list[dict[str, str]]:
+    out = []
+    for n in range(PER_FEED):
+        title = (f"China approves H200 imports for {feed} buyer {n}" if n % 3
+                 else f"US adds {feed} firm {n} to entity list over chip exports")
+        out.append({"title": title, "link": f"https://{feed}.example.com/{n}",
+                    "guid": f"{feed}-{n}"})
+    return out
+
+
+def _expected(feeds: list[GrowingFeed]) -> Counter[tuple[str, str]]:
+    want: Counter[tuple[str, str]] = Counter()
+    for f in feeds:
+        for it in f.items:
+            first = "#chip-alerts" if "H200" in it["title"] else "#policy"
+            want[(first, it["title"])] += 1
+            want[("#chip-firehose", it["title"])] += 1
+    return want
+
+
+def _posted(slack: FakeSlack) -> Counter[tuple[str, str]]:
+    got: Counter[tuple[str, str]] = Counter()
+    for channel in ("#chip-alerts", "#policy", "#chip-firehose"):
+        for m in slack.state.top_level(channel):
+            got[(channel, m["blocks"][0]["text"]["text"])] += 1
+    return got
+
+
+def _start(config: Path, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    full = {k: v for k, v in os.environ.items() if k not in ("SLACK_BOT_TOKEN", "SLACK_API_URL")}
+    full.update(env, PYTHONPATH=str(REPO))
+    with log.open("ab") as out:
+        return subprocess.Popen([sys.executable, "-m", "bot", "run", "--config", str(config)],
+                                stdout=out, stderr=out, env=full, cwd=REPO)
+
+
+def test_sigkill_at_random_moments_loses_and_repeats_nothing(
+    tmp_path: Path, fake_slack: FakeSlack
+) -> None:
+    rng = random.Random(SEED)
+    feeds = [GrowingFeed(name, _items(name)) for name in ("wire", "desk")]
+    with FeedServer(latency=0.05) as server:
+        for f in feeds:
+            server.serve(f"/{f.name}.rss", b"", behaviour=f.behaviour)
+        config = write_config(
+            tmp_path, [{"name": f.name, "url": server.url(f"/{f.name}.rss")} for f in feeds],
+            slack_url=fake_slack.base_url,
+            defaults={"interval": "1s", "max_age": "3650d", "jitter": "0s"},
+            dedup={"enabled": False}, **{k: TEST_RULES[k] for k in ("rules",)})
+        # Posts are recorded at once but answered late: the kill window between ok and commit.
+        fake_slack.state.sticky.append(Fault(method="chat.postMessage", slow_answer=0.12))
+        env = slack_env(fake_slack)
+        log = tmp_path / "bot.log"
+        crashes = 0
+        started = SYSTEM_CLOCK.monotonic()
+        for _ in range(KILLS):
+            proc = _start(config, env, log)
+            threading.Event().wait(rng.uniform(0.3, 1.6))
+            if proc.poll() is not None:
+                crashes += 1  # it died by itself: that is a crash
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+        kills_took = SYSTEM_CLOCK.monotonic() - started
+
+        # The last life: runs until everything the feeds will ever hold is in Slack.
+        want = _expected(feeds)
+        proc = _start(config, env, log)
+        deadline = SYSTEM_CLOCK.monotonic() + 40
+        while SYSTEM_CLOCK.monotonic() < deadline and proc.poll() is None:
+            if set(_posted(fake_slack)) >= set(want) and all(f.visible() == PER_FEED
+                                                              for f in feeds):
+                threading.Event().wait(1.5)  # one more poll and drain: nothing may follow
+                break
+            threading.Event().wait(0.3)
+        crashes += proc.poll() is not None
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+
+    got = _posted(fake_slack)
+    lost = sum((want - got).values())
+    dupes = sum(n - 1 for n in got.values() if n > 1)
+    unexpected = set(got) - set(want)
+    output = log.read_text(errors="replace")
+    FIGURES.setdefault("crash test (SIGKILL)", {}).update({
+        "kills": (KILLS,), "expected alerts": (sum(want.values()),),
+        "lost": (lost,), "duplicates": (dupes,), "crashes": (crashes,),
+        "kill phase (s)": (f"{kills_took:.1f}",),
+        "recovered in flight": (output.count("outbox_recovered"),),
+    })
+    assert lost == 0, sorted(want - got)[:5]
+    assert dupes == 0, [k for k, n in got.items() if n > 1][:5]
+    assert not unexpected
+    assert crashes == 0 and "Traceback" not in output, output[-3000:]
+    db = sqlite3.connect(tmp_path / "state" / "chipwatch.db")
+    try:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        states = dict(db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state").fetchall())
+    finally:
+        db.close()
+    assert states == {"sent": sum(want.values())}
