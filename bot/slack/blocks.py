@@ -86,14 +86,19 @@ def alert_message(item: Item, match: Match) -> Message:
 
 
 def reply_message(item: Item) -> Message:
-    """A short thread reply for a later report of the same story: source, headline, link."""
-    line = f"*{escape(item.source)}*: {cut(escape(item.title), 500)}"
+    """A short thread reply for a later report of the same story: source, headline, link.
+
+    The headline goes in plain text, never mrkdwn, so `*bold*`, `~strike~` or a backtick
+    in a feed's title shows as typed; only the link we built ourselves is mrkdwn."""
+    line = cut(f"{escape(item.source)}: {escape(item.title)}", 500)
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "plain_text", "text": line, "emoji": False}}]
     link = safe_link(item.link)
     if link:
-        line += f" <{link}|link>"
-    return Message(cut(f"{escape(item.source)}: {escape(item.title)}", 3000),
-                   [{"type": "section", "text": {"type": "mrkdwn", "text": line,
-                                                 "verbatim": True}}])
+        blocks.append({"type": "context", "elements": [
+            {"type": "mrkdwn", "text": f"<{link.replace('&', '&amp;')}|Read the article>",
+             "verbatim": True}]})
+    return Message(cut(f"{escape(item.source)}: {escape(item.title)}", 3000), blocks)
 
 
 def with_sources(message: Message, sources: int, latest: datetime) -> Message:
