@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,11 @@ def test_min_severity_and_mute_until(tmp_path: Path) -> None:
                             "say"] == "nomatch"
 
             clock.advance(timedelta(hours=1))  # the mute has ended
-            _rss(tmp_path / "late.rss", "Beijing lets firms import H-200 accelerators")
+            late = Path(_rss(tmp_path / "late.rss", "Beijing lets firms import H-200 "
+                                                    "accelerators"))
+            # File feeds are conditional on mtime: make the rewrite visibly newer.
+            mtime = late.stat().st_mtime_ns + 5_000_000_000
+            os.utime(late, ns=(mtime, mtime))
             app.run_once()
             alerts = [m["text"] for m in state.top_level("#chip-alerts")]
             assert len(alerts) == 1 and "H-200" in alerts[0]  # via $nvidia_ai and $china
