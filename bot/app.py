@@ -6,19 +6,20 @@ import logging
 import os
 import threading
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.config.compile import Config, FeedSpec
-from bot.deliver import Sender
+from bot.deliver import DrainReport, Sender
 from bot.feeds.fetch import Fetcher, FetchLimits, HttpFetcher
-from bot.feeds.response import Outcome
-from bot.pipeline import OwnStory, PollReport, RunContext, Stories, poll_feed
+from bot.metrics import MeteredNotifier, Metrics, MetricsServer
+from bot.pipeline import OwnStory, PollReport, Stories
+from bot.poller import Poller, Processor, is_due
 from bot.slack.notifier import ConsoleNotifier, Notifier, SlackNotifier
-from bot.store import feeds as feed_store
+from bot.store import outbox
 from bot.store.db import Database
 
 log = logging.getLogger("chipwatch.app")
@@ -59,11 +60,31 @@ class App:
     stories: Stories = field(default_factory=OwnStory)
     stop: threading.Event = field(default_factory=threading.Event)
     wake: threading.Event = field(default_factory=threading.Event)
+    metrics: Metrics = field(default_factory=Metrics)
 
     def __post_init__(self) -> None:
-        self.sender = Sender(self.db, self.notifier, self.clock,
+        self.sender = Sender(self.db, MeteredNotifier(self.notifier, self.metrics), self.clock,
                              self.config.raw.slack.per_channel_interval.total_seconds())
         self.last_tick = self.clock.monotonic()
+        self.poller = Poller(self.config, self.db, self.fetcher, self.clock, self.stories,
+                             self.metrics)
+        self.poller.on_alert = self.wake.set
+        self.processor: Processor | None = None
+        self._watch_store()
+
+    def _watch_store(self) -> None:
+        """Metrics read from the state file: outbox depth now, last successes from before."""
+        def depth() -> dict[str, float]:
+            with self.db.lock:
+                counts = outbox.counts(self.db.conn)
+            return {s: float(counts.get(s, 0)) for s in ("pending", "inflight", "sent", "dead")}
+
+        self.metrics.watch("chipwatch_outbox_rows", "Outbox rows by state.", "state", depth)
+        with self.db.lock:
+            rows = self.db.conn.execute(
+                "SELECT name, last_success FROM feeds WHERE last_success IS NOT NULL").fetchall()
+        for name, when in rows:
+            self.metrics.success(name, datetime.fromisoformat(when))
 
     @classmethod
     def build(cls, config: Config, *, dry_run: bool = False,
@@ -79,37 +100,31 @@ class App:
         return cls(config, db, fetcher, make_notifier(config, env, dry_run), clock, stories)
 
     def poll(self, feed: FeedSpec, force: bool = False) -> PollReport | None:
-        """Poll one feed if it is due (or `force`); None when skipped."""
-        with self.db.lock:
-            state = feed_store.load_state(self.db.conn, feed.name)
-        now = self.clock.now()
-        if state.gone or (not force and state.next_due and now < state.next_due):
+        """Poll one feed if it is due (or `force`); None when skipped. While `run_forever`
+        runs, this only fetches (it is the scheduler's job) and hands the result to the
+        processor thread, so it also returns None."""
+        state = self.poller.state(feed)
+        if state.gone or not (force or is_due(feed, state, self.clock.now())):
             return None
-        ctx = RunContext(now, self.config, self.db, self.stories, feed)
-        try:
-            report = poll_feed(ctx, self.fetcher)
-        except Exception:  # the loop must survive anything one feed does
-            log.exception("poll_failed feed=%s", feed.name)
+        fetched = self.poller.fetch(feed, state)
+        if self.processor is not None:
+            self.processor.submit(fetched)
             return None
-        if report.outcome is Outcome.GONE:
-            log.error("feed_gone feed=%s action=stopped_polling", feed.name)
-        if report.alerts:
-            self.wake.set()
-        return report
+        reports = self.poller.process([fetched])
+        return reports[0] if reports else None
 
     def run_once(self) -> list[PollReport]:
         """Poll every feed once (concurrently), deliver everything, return the reports."""
         self.sender.recover()
-        feeds = self.config.feeds
-        workers = max(1, min(self.config.raw.fetch.concurrency, len(feeds)))
-        with ThreadPoolExecutor(workers, thread_name_prefix="poll") as pool:
-            reports = [r for r in pool.map(lambda f: self.poll(f, force=True), feeds) if r]
+        started = self.clock.monotonic()
+        reports = self.poller.poll_all(self.config.feeds, force=True)
+        self.metrics.poll_cycle.observe(self.clock.monotonic() - started)
         from bot.digest import flush
 
         flush(self.db, self.config.routes, self.clock.now())  # digest periods closed by now
         # Waits for per-channel slots and short Retry-Afters; longer backoffs (Slack down)
         # are left in the outbox for the next run.
-        self.sender.drain(self.stop, max_wait=5.0)
+        self._count(self.sender.drain(self.stop, max_wait=5.0))
         return reports
 
     def run_forever(self) -> None:
@@ -117,8 +132,11 @@ class App:
         from bot.scheduler import build_scheduler
 
         self.sender.recover()
+        self.processor = Processor(self.poller)
+        self.processor.start()
         sender = threading.Thread(target=self._send_loop, name="sender", daemon=True)
         sender.start()
+        server = self.serve_metrics()
         scheduler = build_scheduler(self)
         scheduler.start()
         log.info("started feeds=%d rules=%d routes=%d", len(self.config.feeds),
@@ -128,9 +146,26 @@ class App:
                 pass
         finally:
             scheduler.shutdown(wait=True)
+            self.processor.close()
             self.wake.set()
             sender.join(timeout=60)
+            if server is not None:
+                server.close()
             log.info("stopped")
+
+    def serve_metrics(self, env: Mapping[str, str] | None = None) -> MetricsServer | None:
+        """Start /metrics and /healthz if configured ($CHIPWATCH_METRICS_LISTEN overrides)."""
+        listen = metrics_listen(self.config, os.environ if env is None else env)
+        return MetricsServer(listen, self.metrics, self.health).start() if listen else None
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        """Alive when the scheduler beat recently and the processor thread runs."""
+        age = self.clock.monotonic() - self.last_tick
+        limit = self.config.raw.metrics.stall_after.total_seconds()
+        processing = self.processor is None or self.processor.thread.is_alive()
+        ok = age <= limit and processing
+        return ok, {"heartbeat_age_seconds": round(age, 1), "stall_after_seconds": limit,
+                    "processor_alive": processing}
 
     def heartbeat(self) -> None:
         """Mark the scheduler alive (read by `chipwatch health`)."""
@@ -144,17 +179,26 @@ class App:
     def _send_loop(self) -> None:
         while not self.stop.is_set():
             try:
-                self.sender.drain(self.stop, max_wait=2.0)
+                self._count(self.sender.drain(self.stop, max_wait=2.0))
             except Exception:
                 log.exception("sender_failed")
             self.wake.wait(1.0)
             self.wake.clear()
+
+    def _count(self, report: DrainReport) -> None:
+        self.metrics.slack_retries.inc(report.failed)
+        self.metrics.slack_dead.inc(report.dead)
 
     def close(self) -> None:
         close = getattr(self.fetcher, "close", None)
         if close:
             close()
         self.db.close()
+
+
+def metrics_listen(config: Config, env: Mapping[str, str]) -> str | None:
+    """Where /metrics and /healthz listen: $CHIPWATCH_METRICS_LISTEN, else the config."""
+    return env.get("CHIPWATCH_METRICS_LISTEN") or config.raw.metrics.listen
 
 
 def heartbeat_age(config: Config, clock: Clock = SYSTEM_CLOCK) -> timedelta | None:

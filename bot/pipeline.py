@@ -187,7 +187,7 @@ def run_stages(ctx: RunContext, things: list[Any], stages: Sequence[Stage]) -> l
 
 @dataclass(frozen=True)
 class PollReport:
-    """One line's worth of what a poll did."""
+    """One line's worth of what a poll did; `alerted` holds (rule, channel) pairs queued."""
 
     feed: str
     outcome: Outcome
@@ -196,6 +196,47 @@ class PollReport:
     alerts: int
     error: str | None
     next_due: datetime
+    status: str = ""
+    alerted: tuple[tuple[str, str], ...] = ()
+
+
+def prepare(ctx: RunContext, result: FetchResult) -> list[Item]:
+    """Parse a fetch result into items, outside any transaction; sets the run's error.
+
+    Kept apart from `finish` so a poller can parse while others fetch and only hold the
+    database for the writes."""
+    ctx.error = result.error if result.outcome not in (Outcome.OK, Outcome.NOT_MODIFIED) else None
+    return parse(ctx, [result])
+
+
+def finish(ctx: RunContext, errors_before: int, result: FetchResult,
+           items: list[Item]) -> PollReport:
+    """Match, route and record the items and the fetch, in the caller's transaction, so
+    items, their outbox rows and the feed's validators move together."""
+    errors = errors_before + 1 if ctx.error else 0
+    delay = next_delay(ctx.feed.interval, errors,
+                       ctx.config.raw.fetch.backoff_max, result.retry_after)
+    cands = run_stages(ctx, items, ITEM_STAGES)
+    feed_store.record_fetch(ctx.db.conn, result, ctx.now + delay, len(cands), ctx.error)
+    alerted = tuple((rule, r.channel) for c in cands if c.status == "alert" and c.match
+                    for r in c.routes for rule in c.match.rule_ids)
+    return PollReport(ctx.feed.name, result.outcome, len(items), len(cands),
+                      sum(1 for c in cands if c.status == "alert"), ctx.error, ctx.now + delay,
+                      str(result.status or result.outcome.value), alerted)
+
+
+def log_report(report: PollReport, errors: int) -> None:
+    """One log line per poll, written once its transaction has committed."""
+    if report.outcome is Outcome.GONE:
+        log.error("feed_error feed=%s status=%s error=%s action=stopped_polling",
+                  report.feed, report.status, report.error)
+    elif report.error:
+        log.warning("feed_error feed=%s status=%s error=%s errors=%d next_due=%s",
+                    report.feed, report.status, report.error, errors,
+                    report.next_due.isoformat(timespec="seconds"))
+    else:
+        log.info("feed_polled feed=%s outcome=%s items=%d new=%d alerts=%d", report.feed,
+                 report.outcome.value, report.items, report.new, report.alerts)
 
 
 def poll_feed(ctx: RunContext, fetcher: Fetcher) -> PollReport:
@@ -203,22 +244,8 @@ def poll_feed(ctx: RunContext, fetcher: Fetcher) -> PollReport:
     with ctx.db.lock:
         state = feed_store.load_state(ctx.db.conn, ctx.feed.name)
     result = fetcher.fetch(ctx.feed, state.validators)
-    ctx.error = result.error if result.outcome not in (Outcome.OK, Outcome.NOT_MODIFIED) else None
-    items = parse(ctx, [result])
-    errors = state.errors + 1 if ctx.error else 0
-    delay = next_delay(ctx.feed.interval, errors,
-                       ctx.config.raw.fetch.backoff_max, result.retry_after)
+    items = prepare(ctx, result)
     with ctx.db.tx():
-        cands = run_stages(ctx, items, ITEM_STAGES)
-        feed_store.record_fetch(ctx.db.conn, result, ctx.now + delay, len(cands), ctx.error)
-    alerts = sum(1 for c in cands if c.status == "alert")
-    report = PollReport(ctx.feed.name, result.outcome, len(items), len(cands), alerts,
-                        ctx.error, ctx.now + delay)
-    if ctx.error:
-        log.warning("feed_error feed=%s status=%s error=%s errors=%d retry_in=%ds",
-                    ctx.feed.name, result.status or result.outcome.value, ctx.error, errors,
-                    delay.total_seconds())
-    else:
-        log.info("feed_polled feed=%s outcome=%s items=%d new=%d alerts=%d",
-                 ctx.feed.name, result.outcome.value, len(items), len(cands), alerts)
+        report = finish(ctx, state.errors, result, items)
+    log_report(report, state.errors + 1 if report.error else 0)
     return report

@@ -85,8 +85,10 @@ def read_config(path: Path) -> tuple[ChipwatchConfig, Located]:
     except UnicodeDecodeError:
         raise ConfigError([Problem(file, None, "", "config is not UTF-8 text")]) from None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        # libyaml's loader when present: ten times faster on a config of a thousand feeds.
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        node = yaml.compose(text, Loader=loader)
+        data = yaml.load(text, Loader=loader)  # a safe loader either way
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None

@@ -132,6 +132,17 @@ class MetricsConfig(_Strict):
     """The Prometheus/health endpoint; off unless `listen` is set (host:port)."""
 
     listen: str | None = None
+    # /healthz fails once the scheduler's heartbeat (every 30 s) is older than this.
+    stall_after: Duration = timedelta(seconds=120)
+
+
+class FeedHealthConfig(_Strict):
+    """When `ops_channel` hears that a feed is failing or has gone silent."""
+
+    failing_after: Duration = timedelta(hours=1)
+    silent_factor: float = Field(5.0, gt=1)
+    silent_min: Duration = timedelta(hours=6)
+    min_history: int = Field(5, ge=2)
 
 
 class ChipwatchConfig(_Strict):
@@ -147,4 +158,5 @@ class ChipwatchConfig(_Strict):
     fetch: FetchConfig = FetchConfig()
     dedup: DedupConfig = DedupConfig()
     metrics: MetricsConfig = MetricsConfig()
+    feed_health: FeedHealthConfig = FeedHealthConfig()
     ops_channel: str | None = None

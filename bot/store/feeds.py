@@ -26,14 +26,21 @@ def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def load_state(conn: sqlite3.Connection, name: str) -> FeedState:
-    """The stored state of a feed (a fresh state if never polled)."""
-    row = conn.execute("SELECT * FROM feeds WHERE name = ?", (name,)).fetchone()
-    if row is None:
-        return FeedState()
+def _state(row: sqlite3.Row) -> FeedState:
     return FeedState(Validators(row["etag"], row["last_modified"]), row["errors"],
                      _dt(row["next_due"]), bool(row["gone"]), _dt(row["last_success"]),
                      _dt(row["failing_since"]))
+
+
+def load_state(conn: sqlite3.Connection, name: str) -> FeedState:
+    """The stored state of a feed (a fresh state if never polled)."""
+    row = conn.execute("SELECT * FROM feeds WHERE name = ?", (name,)).fetchone()
+    return FeedState() if row is None else _state(row)
+
+
+def load_states(conn: sqlite3.Connection) -> dict[str, FeedState]:
+    """Every stored feed's state by name, in one query (a poll cycle starts with this)."""
+    return {row["name"]: _state(row) for row in conn.execute("SELECT * FROM feeds")}
 
 
 def record_fetch(

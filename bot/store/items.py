@@ -34,7 +34,9 @@ def unseen(conn: sqlite3.Connection, items: Iterable[Item], now: datetime) -> li
     links = {it.id: normalize_url(it.link) if it.link else "" for it in items}
     titles = {it.id: (it.feed, normalize_title(it.title)) for it in items}
     ids = _existing(conn, "id", [it.id for it in items])
-    seen_links = _existing(conn, "link_norm", [v for v in links.values() if v])
+    # `link_norm != ''` lets SQLite use the partial index items_link instead of a full scan.
+    seen_links = _existing(conn, "link_norm", [v for v in links.values() if v],
+                           " AND link_norm != ''")
     since = (now - SAME_TITLE_SPAN).isoformat()
     seen_titles: set[tuple[str, str]] = set()
     for feed in {it.feed for it in items}:
