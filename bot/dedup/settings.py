@@ -36,9 +36,9 @@ class DedupSettings:
     summary_words: int = 40
     members_kept: int = 12
     """Recent members per story that item-to-member similarity looks at."""
-    query_tokens: int = 10
+    query_tokens: int = 8
     """Most informative tokens of an item used to look up candidate stories."""
-    posting_cap: int = 64
+    posting_cap: int = 32
     """Most recently active stories remembered per token; bounds per-item cost."""
     shortlist: int = 8
     """Candidate stories verified per item."""

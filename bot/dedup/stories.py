@@ -43,6 +43,8 @@ class Story:
     size: int = 0
     counts: dict[str, int] = field(default_factory=dict)
     weights: dict[str, float] = field(default_factory=dict)
+    mass: dict[str, float] = field(default_factory=dict)
+    """weight x count per stem: the centroid times the size, kept for fast dot products."""
     sources: set[str] = field(default_factory=set)
     recent: deque[Member] = field(init=False)
     keys: list[tuple[str, str, str]] = field(default_factory=list)
@@ -80,10 +82,11 @@ class Story:
         new_w, new_c = max(old_w, weight), old_c + by
         self._sq += (new_w * new_c) ** 2 - (old_w * old_c) ** 2
         self.weights[stem], self.counts[stem] = new_w, new_c
+        self.mass[stem] = new_w * new_c
 
     def centroid(self, stem: str) -> float:
         """The centroid's coordinate for `stem`."""
-        return self.weights[stem] * self.counts[stem] / self.size
+        return self.mass[stem] / self.size
 
     @property
     def norm(self) -> float:
@@ -101,8 +104,13 @@ def centroid_cosine(features: dict[str, float], features_norm: float, story: Sto
     denom = features_norm * story.norm
     if denom == 0:
         return 0.0
-    dot = sum(w * story.centroid(s) for s, w in features.items() if s in story.counts)
-    return dot / denom
+    mass = story.mass
+    dot = 0.0
+    for stem, weight in features.items():
+        m = mass.get(stem)
+        if m is not None:
+            dot += weight * m
+    return dot / (story.size * denom)
 
 
 def weighted_jaccard(a: dict[str, float], a_total: float, b: Member) -> float:
@@ -130,5 +138,10 @@ def story_cosine(a: Story, b: Story) -> float:
     denom = a.norm * b.norm
     if denom == 0:
         return 0.0
-    dot = sum(small.centroid(s) * big.centroid(s) for s in small.counts if s in big.counts)
-    return dot / denom
+    big_mass = big.mass
+    dot = 0.0
+    for stem, m in small.mass.items():
+        other = big_mass.get(stem)
+        if other is not None:
+            dot += m * other
+    return dot / (a.size * b.size * denom)
