@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import lru_cache
 
 from bot.config.load import Located
 from bot.config.schema import ChipwatchConfig
@@ -64,7 +64,7 @@ def _union(terms: Sequence[Term]) -> re.Pattern[str] | None:
     return re.compile("|".join(f"(?:{t.pattern.pattern})" for t in terms)) if terms else None
 
 
-@cache
+@lru_cache(maxsize=256)
 def _index(nones: tuple[Term, ...]) -> _NoneIndex:
     # Rules share their big `none` lists, so one index serves many rules.
     loose = tuple(n for n in nones if n.kind in ("word", "prefix"))
