@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import sys
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -41,6 +42,7 @@ class FeedServer:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
         self.server.daemon_threads = True
         self.server.request_queue_size = 256
+        self.server.handle_error = _quiet_on_hangup(self.server.handle_error)  # type: ignore[method-assign]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def url(self, path: str) -> str:
@@ -57,6 +59,14 @@ class FeedServer:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def _quiet_on_hangup(report: Callable[[Any, Any], None]) -> Callable[[Any, Any], None]:
+    """Clients that hang up mid-answer (a fetch past its deadline or cap) are expected."""
+    def handle_error(request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            report(request, client_address)
+    return handle_error
 
 
 def _make_handler(fs: FeedServer) -> Callable[..., BaseHTTPRequestHandler]:
