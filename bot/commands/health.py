@@ -1,8 +1,17 @@
-"""`chipwatch health`: exit 0 when the running bot's scheduler has beaten recently."""
+"""`chipwatch health`: exit 0 when the running bot's scheduler is alive.
+
+With the metrics endpoint on (`metrics.listen` or $CHIPWATCH_METRICS_LISTEN) it asks the
+bot's own `/healthz`, which also fails when the processor thread died; otherwise it reads the
+heartbeat file the scheduler writes every 30 s.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import urllib.error
+import urllib.request
 from typing import Any
 
 from bot.commands.common import EXIT_FAIL, EXIT_OK, add_command, load
@@ -10,14 +19,39 @@ from bot.commands.common import EXIT_FAIL, EXIT_OK, add_command, load
 
 def register(sub: Any) -> None:
     p = add_command(sub, "health", "exit 0 when the running bot's scheduler is alive")
-    p.add_argument("--max-age", type=float, default=120.0, help="seconds (default 120)")
+    p.add_argument("--max-age", type=float, default=120.0,
+                   help="seconds a heartbeat file may be old (default 120)")
     p.set_defaults(func=health)
 
 
-def health(args: argparse.Namespace) -> int:
-    from bot.app import heartbeat_age
+def _healthz(listen: str) -> int:
+    host, _, port = listen.rpartition(":")
+    host = host.strip("[]")
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1"  # a wildcard listener answers on loopback
+    url = f"http://{host if ':' not in host else f'[{host}]'}:{port}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            body = resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        print(f"unhealthy: {url} answered {exc.code} {exc.read().decode()[:300]}")
+        return EXIT_FAIL
+    except OSError as exc:
+        print(f"unhealthy: {url} unreachable ({exc})")
+        return EXIT_FAIL
+    detail = json.loads(body)
+    print(f"healthy: heartbeat {detail.get('heartbeat_age_seconds')}s ago ({url})")
+    return EXIT_OK
 
-    age = heartbeat_age(load(args))
+
+def health(args: argparse.Namespace) -> int:
+    from bot.app import heartbeat_age, metrics_listen
+
+    config = load(args)
+    listen = metrics_listen(config, os.environ)
+    if listen:
+        return _healthz(listen)
+    age = heartbeat_age(config)
     if age is None or age.total_seconds() > args.max_age:
         print(f"unhealthy: last heartbeat {'never' if age is None else age} ago")
         return EXIT_FAIL
