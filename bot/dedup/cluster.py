@@ -92,7 +92,7 @@ def _resolve(folded: dict[str, str], story_id: str) -> str:
 
 
 def main() -> None:
-    """Run on stdin/stdout with default settings (`python -m bot.dedup.cluster [--final]`)."""
+    """Run on stdin/stdout with default settings (`python -m bot.dedup [--final]`)."""
     sys.exit(run_cluster(sys.stdin, sys.stdout, DedupSettings(), final="--final" in sys.argv))
 
 
