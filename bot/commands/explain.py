@@ -13,7 +13,7 @@ from bot.clock import SYSTEM_CLOCK
 from bot.commands.common import EXIT_OK, add_command, load
 from bot.config import Config
 from bot.config.schema import RuleConfig
-from bot.route import route
+from bot.route import Route, route
 from bot.rules.engine import RuleEvaluation, evaluate, match
 
 NEAR_MISSES = 12  # shown without --all, in config order
@@ -70,6 +70,22 @@ def _rule_json(ev: RuleEvaluation, raw: RuleConfig | None) -> dict[str, Any]:
     }
 
 
+def _span(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _schedule(r: Route) -> str | None:
+    """A digest route's schedule as configured (`every 1h`, `at 09:00 Europe/Berlin`)."""
+    if r.mode != "digest":
+        return None
+    parts = [f"every {_span(int(r.every.total_seconds()))}" if r.every else "",
+             f"at {r.at} {r.timezone}" if r.at else ""]
+    return " ".join(x for x in parts if x)
+
+
 def report(config: Config, headline: str, summary: str = "", source: str = "",
            now: datetime | None = None) -> dict[str, Any]:
     """The whole explanation as plain data (the `--json` shape)."""
@@ -84,7 +100,7 @@ def report(config: Config, headline: str, summary: str = "", source: str = "",
         "alert": bool(routes), "matched": m is not None,
         "severity": m.severity.label if m else None,
         "tags": sorted(m.tags) if m else [],
-        "channels": [{"channel": r.channel, "mode": r.mode,
+        "channels": [{"channel": r.channel, "mode": r.mode, "schedule": _schedule(r),
                       "route": config.routes.index(r) + 1} for r in routes],
         "rules": [_rule_json(ev, raw.get(ev.rule.id)) for ev in evaluations],
     }
@@ -112,8 +128,9 @@ def render(data: dict[str, Any], show_all: bool = False) -> str:
         verdict = "no alert"
     lines.append(f"verdict:  {verdict}")
     if data["channels"]:
-        lines.append("channels: " + ", ".join(f"{c['channel']} ({c['mode']}, route "
-                                              f"{c['route']})" for c in data["channels"]))
+        lines.append("channels: " + ", ".join(
+            f"{c['channel']} ({c['mode']}{' ' + c['schedule'] if c['schedule'] else ''}, "
+            f"route {c['route']})" for c in data["channels"]))
     fired = [r for r in data["rules"] if r["fired"]]
     lines.append(f"\nmatched rules ({len(fired)}):" if fired else "\nmatched rules: none")
     for r in fired:

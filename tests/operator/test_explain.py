@@ -34,6 +34,7 @@ def test_founding_headline_on_the_bundled_config() -> None:
     assert data["channels"][0]["channel"] == "#chip-alerts"
     fired = [r for r in data["rules"] if r["fired"]]
     assert fired and all(r["terms"] and not r["reasons"] for r in fired)
+    assert data["channels"][0]["schedule"] is None
     assert set(data) == {"headline", "summary", "source", "now", "alert", "matched",
                          "severity", "tags", "channels", "rules"}
 
@@ -88,3 +89,16 @@ def test_broken_config_exits_2() -> None:
     res = run_cli("explain", FOUNDING, "--config", str(FIXTURES / "configs" / "schema_errors.yaml"))
     assert res.returncode == 2
     assert "rules[0].colour: unknown key" in res.stderr
+
+
+def test_digest_routes_show_their_schedule(tmp_path: Path) -> None:
+    routes = [{"channel": "#daily", "mode": "digest", "at": "09:00",
+               "timezone": "Europe/Berlin", "continue": True},
+              {"channel": "#hourly", "mode": "digest", "every": "1h"}]
+    config = str(write_config(tmp_path, [], routes=routes))
+    res = run_cli("explain", "China approves H200 imports", "--config", config)
+    assert "channels: #daily (digest at 09:00 Europe/Berlin, route 1), #hourly (digest every " \
+           "1h, route 2)" in res.stdout
+    data = _json("China approves H200 imports", "--config", config)
+    assert data["channels"][1] == {"channel": "#hourly", "mode": "digest",
+                                   "schedule": "every 1h", "route": 2}
