@@ -34,6 +34,11 @@ class DrainReport:
     dead: int = 0
 
 
+def _ambiguous(error: str) -> bool:
+    """Whether a failed send may have reached Slack: no answer at all, or a 5xx."""
+    return "(HTTP " not in error or "(HTTP 5" in error
+
+
 def backoff(attempts: int, rng: random.Random | None = None) -> float:
     """Seconds before retry number `attempts`: 2, 4, 8… capped at 10 min, ±20% jitter."""
     spread: float = (rng or random).uniform(0.8, 1.2)
@@ -145,7 +150,7 @@ class Sender:
             now = self.clock.now()
             outbox.mark(conn, row.id, "inflight", now=now, next_attempt=now)
         try:
-            posted = self._deliver(row)
+            posted = self._already_posted(row) or self._deliver(row)
         except PermanentDeliveryError as exc:
             if "not_in_channel" in str(exc) and row.channel not in self._joined:
                 self._joined.add(row.channel)
@@ -165,6 +170,24 @@ class Sender:
         else:
             self._finish(row, posted, None)
             report.sent += 1
+
+    def _already_posted(self, row: OutboxRow) -> Posted | None:
+        """After an ambiguous failure (timeout, dropped connection, 5xx) Slack may have taken
+        the message: look for it by its key before posting again."""
+        if row.kind == "update" or not row.error or not _ambiguous(row.error):
+            return None
+        with self.db.lock:
+            where = row.channel_id or outbox.known_channel_id(self.db.conn, row.channel)
+        try:
+            found = self.notifier.find_posted(where or row.channel, row.key,
+                                              row.created.timestamp() - 300)
+        except PermanentDeliveryError as exc:  # cannot look (scope, private channel): resend
+            log.warning("outbox_unverifiable channel=%s key=%s error=%s action=resend",
+                        row.channel, row.key, exc)
+            return None
+        if found:
+            log.info("outbox_recovered channel=%s key=%s ts=%s", row.channel, row.key, found.ts)
+        return found
 
     def _deliver(self, row: OutboxRow) -> Posted:
         if row.kind == "update":

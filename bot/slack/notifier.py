@@ -11,9 +11,11 @@ from urllib.error import URLError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
+from slack_sdk.http_retry.handler import RetryHandler
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
@@ -65,8 +67,11 @@ class SlackNotifier:
         self.client = WebClient(token=token, timeout=int(timeout), **kwargs)
         # One quick in-call retry each; anything longer is the outbox's job, so a long
         # Retry-After never blocks the sender thread.
-        self.client.retry_handlers.append(_ShortRateLimitRetry(max_retry_count=1))
-        self.client.retry_handlers.append(ServerErrorRetryHandler(max_retry_count=1))
+        # A post that failed without a clear answer may have reached Slack: never repeat it
+        # blindly in-call; the sender retries it after looking it up by its outbox key.
+        self.client.retry_handlers[:] = [_NotForPosts(ConnectionErrorRetryHandler()),
+                                         _ShortRateLimitRetry(max_retry_count=1),
+                                         _NotForPosts(ServerErrorRetryHandler())]
         self._ids: dict[str, str] = {}
 
     def post(self, channel: str, message: Message, key: str,
@@ -147,6 +152,22 @@ class SlackNotifier:
 def is_channel_id(channel: str) -> bool:
     """Whether `channel` is a Slack conversation id (C…, G…, D…) rather than a name."""
     return channel[:1] in ("C", "G", "D") and channel.isalnum() and channel.isupper()
+
+
+class _NotForPosts(RetryHandler):
+    """Another handler's in-call retries, except for chat.postMessage (ambiguous failures)."""
+
+    def __init__(self, inner: RetryHandler) -> None:
+        super().__init__(inner.max_retry_count, inner.interval_calculator)
+        self.inner = inner
+
+    def _can_retry(self, *, state: RetryState, request: HttpRequest,
+                   response: HttpResponse | None = None,
+                   error: Exception | None = None) -> bool:
+        if request.url.endswith("chat.postMessage"):
+            return False
+        return self.inner._can_retry(state=state, request=request, response=response,
+                                     error=error)
 
 
 class _ShortRateLimitRetry(RateLimitErrorRetryHandler):

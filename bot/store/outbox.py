@@ -31,13 +31,15 @@ class OutboxRow:
     ts: str | None = None
     channel_id: str | None = None
     thread_ts: str | None = None
+    error: str | None = None  # why the last attempt failed
 
 
 def _row(r: sqlite3.Row, thread_ts: str | None = None) -> OutboxRow:
     payload = json.loads(r["payload"])
     return OutboxRow(r["id"], r["key"], r["channel"], r["kind"], r["story_id"], r["item_id"],
                      Message(payload["text"], payload["blocks"]), r["attempts"],
-                     datetime.fromisoformat(r["created"]), r["ts"], r["channel_id"], thread_ts)
+                     datetime.fromisoformat(r["created"]), r["ts"], r["channel_id"], thread_ts,
+                     r["error"])
 
 
 def enqueue(conn: sqlite3.Connection, key: str, channel: str, kind: str, message: Message,
@@ -116,3 +118,12 @@ def known_channel_id(conn: sqlite3.Connection, channel: str) -> str | None:
 def counts(conn: sqlite3.Connection) -> dict[str, int]:
     """Rows per state."""
     return {r[0]: r[1] for r in conn.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state")}
+
+
+def adopt_threads(conn: sqlite3.Connection, winner: str, losers: tuple[str, ...]) -> None:
+    """Stories `losers` were folded into `winner`: in channels where only a loser has a parent
+    alert, that parent becomes the winner's, so later reports thread under it."""
+    for loser in losers:
+        conn.execute(
+            """UPDATE threads SET story_id = ? WHERE story_id = ? AND channel NOT IN
+               (SELECT channel FROM threads WHERE story_id = ?)""", (winner, loser, winner))

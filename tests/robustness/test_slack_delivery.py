@@ -264,3 +264,20 @@ def test_console_notifier_needs_no_recovery(tmp_path: Path) -> None:
     sender = Sender(db, ConsoleNotifier(out), SYSTEM_CLOCK, 0.0)
     sender.recover()
     assert sender.drain(max_wait=0).sent == 2 and out.getvalue().count("alert") == 2
+
+
+def test_a_post_whose_answer_timed_out_is_looked_up_before_a_retry(
+    tmp_path: Path, fake_slack: FakeSlack
+) -> None:
+    """Slack took the message but answered after our timeout: the retry must not repeat it."""
+    db = Database.open(tmp_path / "state.db")
+    sender = Sender(db, SlackNotifier(TOKEN, fake_slack.base_url, timeout=1), SYSTEM_CLOCK, 0.0)
+    fake_slack.state.faults.append(Fault(method="chat.postMessage", slow_answer=2.5))
+    _enqueue(db, "#a", 2)
+    first = sender.drain(max_wait=0)
+    assert first.failed == 1 and _texts(fake_slack, "#a") == ["alert 0"]
+    while sender.drain(max_wait=5).sent:
+        pass
+    assert _texts(fake_slack, "#a") == ["alert 0", "alert 1"]
+    with db.lock:
+        assert outbox.counts(db.conn) == {"sent": 2}
