@@ -9,6 +9,7 @@ from bot.config.schema import DedupConfig
 from bot.dedup import DedupSettings, SqliteStoryStore, StoryEngine, StoryInput
 from bot.models import Item
 from bot.pipeline import OwnStory, Stories
+from bot.store import outbox
 
 
 def dedup_settings(config: DedupConfig) -> DedupSettings:
@@ -18,14 +19,18 @@ def dedup_settings(config: DedupConfig) -> DedupSettings:
 
 
 class EngineStories:
-    """Assigns items to stories with the rapidfuzz story engine, persisted in the state DB."""
+    """Assigns items to stories with the rapidfuzz story engine, persisted in the state DB.
+    Called inside the pipeline's transaction, so its writes commit with the items."""
 
-    def __init__(self, engine: StoryEngine) -> None:
+    def __init__(self, engine: StoryEngine, conn: sqlite3.Connection) -> None:
         self.engine = engine
+        self.conn = conn
 
     def assign(self, item: Item) -> tuple[str, bool, int]:
         got = self.engine.assign(StoryInput(item.id, item.title, item.link, item.source,
                                             item.published, item.summary))
+        if got.merged:
+            outbox.adopt_threads(self.conn, got.story_id, got.merged)
         return got.story_id, got.is_new, got.sources
 
 
@@ -33,4 +38,4 @@ def make_stories(config: DedupConfig, conn: sqlite3.Connection) -> Stories:
     """Story dedup as configured; with `enabled: false` every item is its own story."""
     if not config.enabled:
         return OwnStory()
-    return EngineStories(StoryEngine(dedup_settings(config), SqliteStoryStore(conn)))
+    return EngineStories(StoryEngine(dedup_settings(config), SqliteStoryStore(conn)), conn)
