@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from bot.config.compile import Config, FeedSpec
@@ -34,6 +34,7 @@ log = logging.getLogger("chipwatch.poll")
 # A known feed whose every entry turns "new" at once has churned its ids (a platform move):
 # record the entries as seen instead of flooding Slack with old news.
 CHURN_MIN_ITEMS = 10
+CHURN_SPAN = timedelta(hours=1)
 
 
 class Stories(Protocol):
@@ -93,16 +94,23 @@ def parse(ctx: RunContext, results: list[FetchResult]) -> list[Item]:
 def fresh(ctx: RunContext, items: list[Item]) -> list[Candidate]:
     """Exact dedup against everything seen (id, normalized link, same-feed title)."""
     new = item_store.unseen(ctx.db.conn, items, ctx.now)
-    churn = len(new) == len(items) >= CHURN_MIN_ITEMS and _known_feed(ctx)
+    churn = len(new) == len(items) >= CHURN_MIN_ITEMS and _watched_closely(ctx)
     if churn:
         log.warning("feed_churn feed=%s items=%d action=recorded_without_alerts",
                     ctx.feed.name, len(new))
     return [Candidate(it, "churn" if churn else "new") for it in new]
 
 
-def _known_feed(ctx: RunContext) -> bool:
-    row = ctx.db.conn.execute("SELECT 1 FROM items WHERE feed = ? LIMIT 1", (ctx.feed.name,))
-    return row.fetchone() is not None
+def _watched_closely(ctx: RunContext) -> bool:
+    """A known feed read successfully a short while ago: if all of it is new now, that is a
+    churn. After a long gap (the bot was down) a fully turned-over feed is real news."""
+    span = max(CHURN_SPAN, 4 * ctx.feed.interval)
+    row = ctx.db.conn.execute(
+        "SELECT 1 FROM items WHERE feed = ? LIMIT 1", (ctx.feed.name,)).fetchone()
+    last = ctx.db.conn.execute(
+        "SELECT last_success FROM feeds WHERE name = ?", (ctx.feed.name,)).fetchone()
+    return (row is not None and last is not None and last[0] is not None
+            and ctx.now - datetime.fromisoformat(last[0]) <= span)
 
 
 def match_rules(ctx: RunContext, cands: list[Candidate]) -> list[Candidate]:

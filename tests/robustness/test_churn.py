@@ -6,12 +6,13 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.app import App
-from bot.clock import SYSTEM_CLOCK
+from bot.clock import SYSTEM_CLOCK, FakeClock
 from bot.config import load_config
 from bot.feeds import HttpFetcher
 from bot.pipeline import PollReport
@@ -93,3 +94,20 @@ def test_new_items_among_old_ones_still_alert(app: App, feed_server: FeedServer)
     _poll(app, feed_server, _items())
     report = _poll(app, feed_server, _items(3, start=N) + _items())
     assert report.new == 3 and report.alerts == 3
+
+
+def test_a_feed_fully_turned_over_while_the_bot_was_down_still_alerts(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    clock = FakeClock()
+    url = feed_server.serve("/f.rss", rss(_items()))
+    config = load_config(write_config(tmp_path, [{"name": "f", "url": url}],
+                                      dedup={"enabled": False}))
+    app = App(config, Database.open(config.raw.state.path), HttpFetcher(clock),
+              ConsoleNotifier(io.StringIO()), clock)
+    try:
+        assert _poll(app, feed_server, _items()).alerts == N
+        clock.advance(timedelta(hours=5))  # down for hours: the feed moved on entirely
+        assert _poll(app, feed_server, _items(start=N)).alerts == N
+    finally:
+        app.close()
