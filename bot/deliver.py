@@ -2,8 +2,10 @@
 
 A row is marked sent only after Slack answered ok. Transient failures back off (honouring
 Retry-After) and block only their own channel, so order within a channel holds. Permanent
-failures go to dead letters with one log line. Rows a crash left in flight are looked up in
-the channel's history (by the outbox key in the message metadata) before being re-sent.
+failures go to dead letters with one log line. Rows a crash left in flight, and rows whose
+last send failed without a clear answer (a timeout, a dropped connection, a 5xx), are looked
+up in the channel's history (by the outbox key in the message metadata) before being re-sent,
+so a message Slack already took is never posted twice.
 """
 
 from __future__ import annotations
