@@ -1,0 +1,67 @@
+"""Helpers for the service tests: RSS documents, an in-process App, HTTP GETs, waiting."""
+
+from __future__ import annotations
+
+import io
+import socket
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from datetime import datetime
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+
+from bot.app import App, fetch_limits, make_notifier
+from bot.clock import Clock
+from bot.config import load_config
+from bot.feeds.fetch import HttpFetcher
+from bot.slack.notifier import ConsoleNotifier
+from bot.store.db import Database
+
+H200 = "China approves imports of Nvidia H200 chips"
+
+
+def rss(items: list[tuple[str, datetime | None]]) -> bytes:
+    """An RSS document with these (title, published) items, guid = title."""
+    parts = []
+    for title, when in items:
+        date = f"<pubDate>{format_datetime(when, usegmt=True)}</pubDate>" if when else ""
+        parts.append(f"<item><title>{title}</title><guid>{title}</guid>{date}</item>")
+    return f'<rss version="2.0"><channel><title>x</title>{"".join(parts)}</channel></rss>'.encode()
+
+
+def build_app(config_path: Path, clock: Clock, env: dict[str, str] | None = None) -> App:
+    """An App on the real store and HTTP fetcher, with the given clock; console alerts
+    unless `env` names a Slack token and URL."""
+    config = load_config(config_path)
+    db = Database.open(config.raw.state.path)
+    notifier = make_notifier(config, env, False) if env else ConsoleNotifier(io.StringIO())
+    fetcher = HttpFetcher(clock, fetch_limits(config))
+    return App(config, db, fetcher, notifier, clock)
+
+
+def get(url: str) -> tuple[int, str]:
+    """GET a URL on loopback: (status, body), for error statuses too."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def wait_for(pred: Callable[[], Any], timeout: float = 20.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(0.1)
+    return False
