@@ -174,3 +174,18 @@ def test_all_hostile_feeds_at_once_leave_the_good_one_working(
     assert "gone-410" not in reports  # stopped polling
     assert all(r.error for n, r in reports.items() if n in {
         c.name for c in CASES if c.reason and c.outcome is not Outcome.GONE})
+
+
+@pytest.mark.parametrize(("body", "refused"), [
+    (b"<?xml version='1.0'?>" + b"<!-- pad -->" * 400_000
+     + b"<!DOCTYPE rss [<!ENTITY a 'b'>]><rss/>", True),   # declarations after a long prolog
+    ("<?xml version='1.0' encoding='utf-16'?><!DOCTYPE r [<!ENTITY a 'b'>]><rss/>"
+     .encode("utf-16"), True),                               # UTF-16 is screened too
+    (b"<!DOCTYPE rss PUBLIC '-//Netscape Communications//DTD RSS 0.91//EN' "
+     b"'http://my.netscape.com/publish/formats/rss-0.91.dtd'><rss/>", False),  # RSS 0.91
+    (b"<rss><channel><title>&lt;!ENTITY in text&gt;</title></channel></rss>", False),
+])
+def test_entity_screen(body: bytes, refused: bool) -> None:
+    from bot.feeds.adapter import declares_entities
+
+    assert declares_entities(body) is refused
