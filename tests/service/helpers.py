@@ -58,7 +58,7 @@ def free_port() -> int:
         return port
 
 
-def wait_for(pred: Callable[[], Any], timeout: float = 20.0) -> bool:
+def wait_for(pred: Callable[[], Any], timeout: float = 40.0) -> bool:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if pred():

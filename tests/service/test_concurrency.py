@@ -53,7 +53,7 @@ def test_many_slow_feeds_poll_concurrently_then_304(tmp_path: Path) -> None:
             took = SYSTEM_CLOCK.monotonic() - started
             sequential = FEEDS * LATENCY  # 10 s one at a time
             assert len(reports) == FEEDS and all(r.error is None for r in reports)
-            assert took < sequential / 3, f"{took:.1f}s vs {sequential:.0f}s sequential"
+            assert took < sequential / 2, f"{took:.1f}s vs {sequential:.0f}s sequential"
             assert 2 <= counter.peak <= 8  # one host: never more than per_host at once
 
             again = app.run_once()
