@@ -1,0 +1,88 @@
+"""(c) Latency from an item appearing on the feed server to its post reaching the fake Slack.
+
+`chipwatch run` (on schedule) polls every feed each `interval` seconds; items matching the
+bundled rules are added to random feeds at random moments, and a watcher records when each
+one's first post reaches the fake Slack (the test suite's loopback Slack, driven by the real
+slack_sdk client). The interval is scaled down from 60 s to keep the bench short; the figure
+that does not scale with it is `p95 - interval`.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from bench.harness import PYTHON, ROOT, env, start_server, write_config
+from tests.support.fake_slack import TOKEN, FakeSlack
+
+
+def _watch(slack: FakeSlack, seen: dict[str, float], stop: threading.Event) -> None:
+    """Record when a post carrying each `ref Q<n>X` token first arrives."""
+    done = 0
+    while not stop.wait(0.02):
+        with slack.state.lock:
+            calls = slack.state.calls[done:]
+            done += len(calls)
+        now = time.time()
+        for method, args in calls:
+            text = str(args.get("text") or "")
+            if method == "chat.postMessage" and " ref Q" in text:
+                token = text.split(" ref Q", 1)[1].split("X", 1)[0]
+                seen.setdefault(token, now)
+
+
+def measure(interval: float, count: int, feeds: int, seed: int = 6) -> None:
+    server = start_server(feeds, 10, 0.05)
+    rng = random.Random(seed)
+    with FakeSlack() as slack, tempfile.TemporaryDirectory() as tmp:
+        config = write_config(Path(tmp), server.urls, defaults={
+            "interval": f"{interval:g}s", "max_age": "1d", "jitter": f"{interval / 20:g}s"},
+            slack={"per_channel_interval": "1s"})
+        proc = subprocess.Popen(
+            [PYTHON, "-m", "bot", "--log-level", "warning", "run", "--config", str(config)],
+            env=env({"SLACK_BOT_TOKEN": TOKEN, "SLACK_API_URL": slack.base_url}), cwd=ROOT,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        seen: dict[str, float] = {}
+        stop = threading.Event()
+        watcher = threading.Thread(target=_watch, args=(slack, seen, stop), daemon=True)
+        watcher.start()
+        added: dict[str, float] = {}
+        try:
+            while server.call("/stats", "GET")["requests"] < 2 * feeds:  # first cycle done
+                time.sleep(0.5)
+            for n in range(count):
+                time.sleep(rng.uniform(2.0, 4.0))
+                title = f"China approves imports of Nvidia H200 chips, ref Q{n}X"
+                feed = rng.randrange(feeds)
+                added[str(n)] = server.call(f"/add?feed={feed}&title={title.replace(' ', '+')}"
+                                            .replace(",", "%2C"))["at"]
+            end = time.time() + interval * 1.5 + 10
+            while len(seen) < count and time.time() < end:
+                time.sleep(0.2)
+        finally:
+            stop.set()
+            proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=60)
+            server.stop()
+    lat = sorted(seen[k] - added[k] for k in added if k in seen)
+    missing = count - len(lat)
+    if len(lat) < 2:
+        raise SystemExit(f"too few posts arrived ({len(lat)}/{count}):\n{err[-3000:]}")
+    p50 = statistics.median(lat)
+    p95 = statistics.quantiles(lat, n=20, method="inclusive")[18]
+    print(f"\n(c) latency, item on the server -> post on the fake Slack, {feeds} feeds polled "
+          f"every {interval:g} s (scaled down from 60 s; jitter {interval / 20:g} s), "
+          f"{len(lat)}/{count} items")
+    print(f"  p50 {p50:5.2f} s   p95 {p95:5.2f} s   max {lat[-1]:5.2f} s"
+          f"   ({missing} never arrived)")
+    print(f"  p95 / interval = {p95 / interval:.2f}   p95 - interval = {p95 - interval:+.2f} s"
+          f"   (target p95 <= interval + 2 s: {'met' if p95 <= interval + 2 else 'NOT met'})")
+    if os.environ.get("BENCH_VERBOSE"):
+        print(err[-2000:])

@@ -1,0 +1,144 @@
+"""Poll benchmarks for issue 6, each one command, one run, figures printed side by side.
+
+    python bench/poll_bench.py wall      # (a) steady `run --once` vs sequential feedparser
+    python bench/poll_bench.py rss       # (b) peak RSS, 1,000 feeds and 100,000 stored items
+    python bench/poll_bench.py latency   # (c) item on the server -> post on the fake Slack
+    python bench/poll_bench.py all       # all three, sharing one warm-up
+
+The feed server (bench/feedserver.py) runs as a subprocess on loopback: 1,000 feeds of 50
+items spread over 100 ports ("hosts"), 50 ms latency per request, ETag / 304. chipwatch runs
+as a subprocess (`python -m bot`), so start-up is included in its wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.harness import Run, Server, run_chipwatch, start_server, write_config  # noqa: E402
+
+FEEDS, ITEMS, LATENCY, CHANGED = 1000, 50, 0.05, 0.05
+
+
+def once(config: Path) -> Run:
+    run = run_chipwatch("--log-level", "warning", "run", "--once", "--config", str(config))
+    if run.code != 0:
+        raise SystemExit(f"chipwatch failed ({run.code}):\n{run.stderr[-3000:]}")
+    return run
+
+
+def warm(server: Server, workdir: Path) -> tuple[Path, Run]:
+    """A config and a state file that has seen every feed once (the first run)."""
+    config = write_config(workdir, server.urls)
+    first = once(config)
+    print(f"warm-up: first run over {FEEDS} feeds x {ITEMS} items: {first.wall:.1f} s, "
+          f"peak RSS {first.rss_mb:.0f} MB (not part of the comparison)")
+    return config, first
+
+
+def baseline(server: Server, sample: int, seed: int) -> tuple[float, int]:
+    """Seconds for a naive sequential `feedparser.parse(url)` loop over all feeds, timed on a
+    seeded random sample and extrapolated (the full loop takes well over a minute)."""
+    import feedparser
+
+    urls = server.urls if sample <= 0 else random.Random(seed).sample(server.urls, sample)
+    started = time.perf_counter()
+    for url in urls:
+        doc = feedparser.parse(url)
+        assert len(doc.entries) == ITEMS, url
+    spent = time.perf_counter() - started
+    return spent * len(server.urls) / len(urls), len(urls)
+
+
+def bench_wall(server: Server, config: Path, args: argparse.Namespace) -> None:
+    once(config)  # steady state: a cycle with nothing new, as between two real polls
+    changed = server.call(f"/change?fraction={CHANGED}&seed={args.seed}")
+    server.call("/reset")
+    run = once(config)
+    stats = server.call("/stats", "GET")
+    base, sampled = baseline(server, args.baseline_sample, args.seed)
+    unchanged = FEEDS - len(changed)
+    ratio = run.wall / base
+    print("\n(a) one steady-state poll cycle, 1,000 feeds x 50 items, 50 ms latency, "
+          f"{len(changed)} feeds changed")
+    print(f"  chipwatch run --once (subprocess, start-up included): {run.wall:7.2f} s")
+    how = "all feeds" if sampled == FEEDS else (
+        f"timed on a seeded random sample of {sampled} feeds, extrapolated to {FEEDS}")
+    print(f"  sequential feedparser.parse(url) loop:                {base:7.2f} s  ({how})")
+    print(f"  ratio: {ratio:.4f}x   (target <= 0.03x)")
+    print(f"  requests: {stats['requests']}, answered 304: {stats['not_modified']} "
+          f"(unchanged feeds: {unchanged}; target: all of them), 200: {stats['ok']}")
+
+
+def top_up(config_state: Path, target: int) -> int:
+    """Copy stored items (new ids and links, same sizes) until the state holds `target`; the
+    copies stand for older history. Returns the count."""
+    conn = sqlite3.connect(config_state)
+    have = conn.execute("SELECT COUNT(*) FROM items").fetchone()[0]
+    n = 0
+    while have < target:
+        n += 1
+        conn.execute(
+            "INSERT INTO items SELECT id || ':old' || ?1, feed, link_norm || '/old' || ?1, "
+            "title_norm || ' old ' || ?1, title, link || '/old' || ?1, summary, source, "
+            "published, fetched, story_id, rules, tags, severity, status FROM items "
+            "WHERE id NOT LIKE '%:old%' LIMIT ?2", (n, target - have))
+        conn.commit()
+        have = conn.execute("SELECT COUNT(*) FROM items").fetchone()[0]
+    conn.close()
+    return int(have)
+
+
+def bench_rss(server: Server, config: Path, workdir: Path, first: Run,
+              args: argparse.Namespace) -> None:
+    stored = top_up(workdir / "state" / "chipwatch.db", 100_000)
+    server.call(f"/change?fraction={CHANGED}&seed={args.seed + 1}")
+    run = once(config)
+    print(f"\n(b) peak RSS with {FEEDS} feeds and {stored:,} stored items "
+          "(the warm-up stored 50,000; copies of them, with new ids, stand for older history)")
+    print(f"  steady run --once:  {run.rss_mb:6.1f} MB   (target <= 120 MB)")
+    print(f"  first run (parses all 50,000 items): {first.rss_mb:6.1f} MB")
+
+
+def bench_latency(args: argparse.Namespace) -> None:
+    from bench.latency import measure
+
+    measure(args.interval, args.items_to_add, args.latency_feeds)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("what", choices=["wall", "rss", "latency", "all"])
+    p.add_argument("--seed", type=int, default=6)
+    p.add_argument("--baseline-sample", type=int, default=100,
+                   help="feeds timed for the sequential baseline (0: all 1,000, ~75 s)")
+    p.add_argument("--interval", type=float, default=10.0,
+                   help="poll interval for the latency bench (scaled down from 60 s)")
+    p.add_argument("--items-to-add", type=int, default=40)
+    p.add_argument("--latency-feeds", type=int, default=1000)
+    args = p.parse_args()
+    if args.what in ("wall", "rss", "all"):
+        server = start_server(FEEDS, ITEMS, LATENCY)
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                config, first = warm(server, Path(tmp))
+                if args.what in ("wall", "all"):
+                    bench_wall(server, config, args)
+                if args.what in ("rss", "all"):
+                    bench_rss(server, config, Path(tmp), first, args)
+        finally:
+            server.stop()
+    if args.what in ("latency", "all"):
+        bench_latency(args)
+
+
+if __name__ == "__main__":
+    main()
