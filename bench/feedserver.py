@@ -27,7 +27,15 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from urllib.parse import parse_qs, urlsplit
 
-WORDS = ["market", "shares", "trade", "talks", "minister", "energy", "grid", "weather", "storm", "football", "league", "election", "vote", "budget", "housing", "rates", "bank", "inflation", "court", "ruling", "festival", "film", "museum", "airline", "airport", "rail", "strike", "union", "climate", "summit", "ocean", "forest", "health", "hospital", "vaccine", "school", "teachers", "students", "software", "startup", "funding", "city", "council", "harbour", "port", "shipping", "freight", "retail", "sales", "quarter", "profit", "outlook"]
+WORDS = [
+    "market", "shares", "trade", "talks", "minister", "energy", "grid", "weather", "storm",
+    "football", "league", "election", "vote", "budget", "housing", "rates", "bank",
+    "inflation", "court", "ruling", "festival", "film", "museum", "airline", "airport",
+    "rail", "strike", "union", "climate", "summit", "ocean", "forest", "health", "hospital",
+    "vaccine", "school", "teachers", "students", "software", "startup", "funding", "city",
+    "council", "harbour", "port", "shipping", "freight", "retail", "sales", "quarter",
+    "profit", "outlook",
+]
 T0 = datetime(2026, 1, 28, 8, 0, tzinfo=UTC)
 
 
