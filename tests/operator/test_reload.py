@@ -6,37 +6,23 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 from tests.conftest import REPO, slack_env, write_config
 from tests.support.fake_slack import FakeSlack
 from tests.support.feed_server import FeedServer
+from tests.support.util import rss, wait_for
 
 H200 = "China approves imports of Nvidia H200 chips"
 ENTITY = "US adds Chinese chip firms to the entity list"
 
 
-def _rss(titles: list[str]) -> bytes:
-    items = "".join(f"<item><title>{t}</title><guid>{t}</guid></item>" for t in titles)
-    return f'<rss version="2.0"><channel><title>x</title>{items}</channel></rss>'.encode()
-
-
-def _wait(pred: Callable[[], bool], timeout: float = 30.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.2)
-    return False
-
-
 def test_good_edit_bad_edit_and_sighup(
     tmp_path: Path, feed_server: FeedServer, fake_slack: FakeSlack
 ) -> None:
-    a = feed_server.serve("/a.rss", _rss([H200]))
-    b = feed_server.serve("/b.rss", _rss([ENTITY]))
+    a = feed_server.serve("/a.rss", rss([H200]))
+    b = feed_server.serve("/b.rss", rss([ENTITY]))
     feed_a = {"name": "a", "url": a, "interval": "1s"}
     config = write_config(tmp_path, [feed_a], ops_channel="#ops")
     log = tmp_path / "bot.log"
@@ -50,46 +36,46 @@ def test_good_edit_bad_edit_and_sighup(
         return lambda: log.read_text().count(text) >= times
 
     try:
-        assert _wait(lambda: len(slack.top_level("#chip-alerts")) == 1)
+        assert wait_for(lambda: len(slack.top_level("#chip-alerts")) == 1)
         assert feed_server.requests["/b.rss"] == 0
 
         # A good edit: a feed is added; it is scheduled and polled, its alert delivered.
         write_config(tmp_path, [feed_a, {"name": "b", "url": b, "interval": "1s"}],
                      ops_channel="#ops")
-        assert _wait(logged("config_reloaded")), log.read_text()
+        assert wait_for(logged("config_reloaded")), log.read_text()
         assert "feeds_added=b" in log.read_text()
-        assert _wait(lambda: len(slack.top_level("#policy")) == 1)
+        assert wait_for(lambda: len(slack.top_level("#policy")) == 1)
 
         # A bad edit: rejected with one log line per problem, one notice to #ops, and the
         # bot runs on with the last good config (both feeds still polled).
         good = config.read_text()
         config.write_text(good.replace("severity: critical", "severity: urgent")
                           + "colour: red\n")
-        assert _wait(logged("config_reload_rejected")), log.read_text()
+        assert wait_for(logged("config_reload_rejected")), log.read_text()
         text = log.read_text()
         assert f"config_problem {config}:" in text and "colour: unknown key" in text
         assert "severity: Input should be" in text
-        assert _wait(lambda: len(slack.top_level("#ops")) == 1)
+        assert wait_for(lambda: len(slack.top_level("#ops")) == 1)
         notice = str(slack.top_level("#ops")[0]["blocks"])
         assert "keeps running on the last good config" in notice and "unknown key" in notice
         later = "Commerce puts a Dutch semiconductor toolmaker on the entity list"
-        feed_server.serve("/b.rss", _rss([ENTITY, later]))
+        feed_server.serve("/b.rss", rss([ENTITY, later]))
         # (story dedup may thread it under the first entity-list alert: any message counts)
         policy = slack.channel_id("#policy")
-        assert _wait(lambda: any(later in str(m["text"])
+        assert wait_for(lambda: any(later in str(m["text"])
                                  for m in slack.messages.get(policy, []))), log.read_text()
 
         # SIGHUP re-reads the same bad file: rejected again, but noticed only once.
         proc.send_signal(signal.SIGHUP)
-        assert _wait(logged("config_reload_rejected", 2)), log.read_text()
+        assert wait_for(logged("config_reload_rejected", 2)), log.read_text()
         assert "by=SIGHUP" in log.read_text()
 
         # A good edit again: feed b goes away; SIGHUP reloads an unchanged good file too.
         write_config(tmp_path, [feed_a], ops_channel="#ops")
-        assert _wait(logged("config_reloaded", 2)), log.read_text()
+        assert wait_for(logged("config_reloaded", 2)), log.read_text()
         assert "feeds_removed=b" in log.read_text()
         proc.send_signal(signal.SIGHUP)
-        assert _wait(logged("config_reloaded", 3)), log.read_text()
+        assert wait_for(logged("config_reloaded", 3)), log.read_text()
         assert proc.poll() is None
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tests.conftest import run_cli, slack_env, write_config
 from tests.support.fake_slack import FakeSlack, validate_blocks
 from tests.support.feed_server import FeedServer
+from tests.support.util import rss
 
 STORY = [
     ("wire-a", "China approves first imports of Nvidia's H200 AI chips, sources say",
@@ -17,17 +19,9 @@ STORY = [
     ("wire-c", "UPDATE 2-China approves imports of Nvidia H200 AI chips | CNBC",
      "https://c.example.com/news/china-approves-imports-nvidia-h200-ai-chips"),
 ]
+T0 = datetime(2026, 1, 28, 10, 0, tzinfo=UTC)
 OTHER = ("US adds Chinese chip firms to entity list over export violations",
          "https://c.example.com/news/us-entity-list-chinese-chip-firms")
-
-
-def _rss(items: list[tuple[str, str]]) -> bytes:
-    entries = "".join(
-        f"<item><title>{t}</title><link>{u}</link><guid>{u}</guid>"
-        f"<pubDate>Wed, 28 Jan 2026 1{i}:00:00 GMT</pubDate></item>"
-        for i, (t, u) in enumerate(items))
-    return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
-            f"{entries}</channel></rss>").encode()
 
 
 def test_three_feeds_one_story_threaded(
@@ -36,7 +30,8 @@ def test_three_feeds_one_story_threaded(
     feeds = []
     for n, (name, title, url) in enumerate(STORY):
         items = [(title, url)] + ([OTHER] if name == "wire-c" else [])
-        feeds.append({"name": name, "url": feed_server.serve(f"/{name}.rss", _rss(items))})
+        entries = [(t, u, T0 + timedelta(hours=i)) for i, (t, u) in enumerate(items)]
+        feeds.append({"name": name, "url": feed_server.serve(f"/{name}.rss", rss(entries))})
         config = write_config(tmp_path, feeds)
         # One feed more on each run: every run is a restart of the bot.
         done = run_cli("run", "--once", "--config", str(config), env=slack_env(fake_slack))

@@ -1,0 +1,37 @@
+"""Small helpers the tests share: building RSS documents and waiting for a condition."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from email.utils import format_datetime
+from typing import Any
+
+Entry = str | tuple[str, str | None, datetime | None]
+
+
+def rss(entries: Iterable[Entry]) -> bytes:
+    """An RSS 2.0 document; an entry is a title or (title, link, published). The guid is the
+    link when there is one, else the title."""
+    parts = []
+    for entry in entries:
+        title, link, when = (entry, None, None) if isinstance(entry, str) else entry
+        parts.append(
+            f"<item><title>{title}</title>"
+            + (f"<link>{link}</link>" if link else "")
+            + f"<guid>{link or title}</guid>"
+            + (f"<pubDate>{format_datetime(when, usegmt=True)}</pubDate>" if when else "")
+            + "</item>")
+    return ('<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+            + "".join(parts) + "</channel></rss>").encode()
+
+
+def wait_for(pred: Callable[[], Any], timeout: float = 30.0, every: float = 0.1) -> bool:
+    """Poll `pred` until it is true or `timeout` seconds pass; True if it became true."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(every)
+    return False
