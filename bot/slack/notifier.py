@@ -190,6 +190,7 @@ class ConsoleNotifier:
     def __init__(self, out: TextIO | None = None) -> None:
         self.out = out or sys.stdout
         self._n = 0
+        self._last: Message | None = None
         self._lock = threading.Lock()
 
     def post(self, channel: str, message: Message, key: str,
@@ -197,7 +198,12 @@ class ConsoleNotifier:
         with self._lock:
             self._n += 1
             where = f"{channel} (thread)" if thread_ts else channel
-            self.out.write(f"──── {where} ────\n{console_text(message)}\n\n")
+            if message == self._last:
+                # The same alert routed to another channel: say so instead of repeating it.
+                self.out.write(f"     … also to {where}\n\n")
+            else:
+                self.out.write(f"──── {where} ────\n{console_text(message)}\n\n")
+            self._last = message
             self.out.flush()
             return Posted(channel, f"console.{self._n}")
 
