@@ -22,6 +22,27 @@ from pathlib import Path
 from bench.harness import PYTHON, ROOT, env, start_server, write_config
 from tests.support.fake_slack import TOKEN, FakeSlack
 
+TEMPLATES = (
+    "China approves imports of Nvidia H200 chips for {co}",
+    "US adds {co} and other Chinese chipmakers to the entity list",
+    "Customs in {city} seize smuggled Nvidia GPUs bound for {co}",
+    "Commerce Department tightens export controls on ASML lithography tools to {co}",
+    "Beijing bans Micron memory chips from {co} data centres",
+    "Netherlands revokes export licences for chipmaking machines sold to {co}",
+    "Japan restricts exports of photoresist to {co} amid chip curbs",
+    "South Korea probes smuggling of HBM chips to {co} via {city}",
+)
+CITIES = ("Shenzhen", "Singapore", "Hong Kong", "Kuala Lumpur", "Dubai", "Taipei", "Xiamen")
+
+
+def headline(rng: random.Random, n: int) -> str:
+    """A distinct alerting headline (mostly a new story each) carrying a unique token; the
+    made-up company name keeps story dedup from folding them all into one thread."""
+    co = "".join(rng.choice("BCDFGHKLMNPRSTVZ") + rng.choice("aeiou") for _ in range(3))
+    text = TEMPLATES[n % len(TEMPLATES)].format(co=co.capitalize() + " Tech",
+                                                city=rng.choice(CITIES))
+    return f"{text}, ref Q{n}X"
+
 
 def _watch(slack: FakeSlack, seen: dict[str, float], stop: threading.Event) -> None:
     """Record when a post carrying each `ref Q<n>X` token first arrives."""
@@ -45,10 +66,13 @@ def measure(interval: float, count: int, feeds: int, seed: int = 6) -> None:
         config = write_config(Path(tmp), server.urls, defaults={
             "interval": f"{interval:g}s", "max_age": "1d", "jitter": f"{interval / 20:g}s"},
             slack={"per_channel_interval": "1s"})
-        proc = subprocess.Popen(
-            [PYTHON, "-m", "bot", "--log-level", "warning", "run", "--config", str(config)],
-            env=env({"SLACK_BOT_TOKEN": TOKEN, "SLACK_API_URL": slack.base_url}), cwd=ROOT,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        log = Path(tmp) / "bot.log"  # a file, not a pipe: a full pipe would stall the bot
+        with log.open("w") as err_file:
+            proc = subprocess.Popen(
+                [PYTHON, "-m", "bot", "--log-level", os.environ.get("BENCH_LOG", "warning"),
+                 "--log-format", "json", "run", "--config", str(config)],
+                env=env({"SLACK_BOT_TOKEN": TOKEN, "SLACK_API_URL": slack.base_url}),
+                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err_file, text=True)
         seen: dict[str, float] = {}
         stop = threading.Event()
         watcher = threading.Thread(target=_watch, args=(slack, seen, stop), daemon=True)
@@ -58,8 +82,8 @@ def measure(interval: float, count: int, feeds: int, seed: int = 6) -> None:
             while server.call("/stats", "GET")["requests"] < 2 * feeds:  # first cycle done
                 time.sleep(0.5)
             for n in range(count):
-                time.sleep(rng.uniform(2.0, 4.0))
-                title = f"China approves imports of Nvidia H200 chips, ref Q{n}X"
+                time.sleep(rng.uniform(2.0, 5.0))
+                title = headline(rng, n)
                 feed = rng.randrange(feeds)
                 added[str(n)] = server.call(f"/add?feed={feed}&title={title.replace(' ', '+')}"
                                             .replace(",", "%2C"))["at"]
@@ -69,8 +93,11 @@ def measure(interval: float, count: int, feeds: int, seed: int = 6) -> None:
         finally:
             stop.set()
             proc.send_signal(signal.SIGTERM)
-            _, err = proc.communicate(timeout=60)
+            proc.wait(timeout=60)
             server.stop()
+            err = log.read_text()
+            if os.environ.get("BENCH_KEEP_LOG"):
+                Path(os.environ["BENCH_KEEP_LOG"]).write_text(err)
     lat = sorted(seen[k] - added[k] for k in added if k in seen)
     missing = count - len(lat)
     if len(lat) < 2:
@@ -84,5 +111,3 @@ def measure(interval: float, count: int, feeds: int, seed: int = 6) -> None:
           f"   ({missing} never arrived)")
     print(f"  p95 / interval = {p95 / interval:.2f}   p95 - interval = {p95 - interval:+.2f} s"
           f"   (target p95 <= interval + 2 s: {'met' if p95 <= interval + 2 else 'NOT met'})")
-    if os.environ.get("BENCH_VERBOSE"):
-        print(err[-2000:])

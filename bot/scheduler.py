@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -10,15 +11,31 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.store import feeds as feed_store
+
 if TYPE_CHECKING:
     from bot.app import App
     from bot.config.compile import FeedSpec
+    from bot.store.feeds import FeedState
 
 MISFIRE_GRACE = 60
+SPREAD_MAX = 60.0  # seconds over which feeds without a schedule of their own start
+
+
+def first_run(feed: FeedSpec, state: FeedState | None, now: datetime) -> datetime:
+    """When a feed's job first fires. A feed with a stored next due time keeps it (so a
+    restart keeps each feed's phase and any backoff). One never polled, or overdue, starts at
+    a phase set by a hash of its name within the first min(interval, 60 s): a thousand
+    feeds started together would otherwise poll in the same second every interval, for
+    ever, and each would wait for the whole burst."""
+    if state is not None and state.next_due is not None and state.next_due > now:
+        return min(state.next_due, now + feed.interval)
+    spread = min(feed.interval.total_seconds(), SPREAD_MAX)
+    return now + timedelta(seconds=spread * zlib.crc32(feed.name.encode()) / 2**32)
 
 
 def build_scheduler(app: App) -> BackgroundScheduler:
-    """A scheduler with one job per feed and a heartbeat; feeds start staggered by jitter."""
+    """A scheduler with one job per feed and a heartbeat; feeds start spread out."""
     cfg = app.config.raw
     scheduler = BackgroundScheduler(
         timezone="UTC",
@@ -26,9 +43,10 @@ def build_scheduler(app: App) -> BackgroundScheduler:
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE},
     )
     now = app.clock.now()
-    for i, feed in enumerate(app.config.feeds):
-        add_feed_job(scheduler, app, feed, now + timedelta(
-            seconds=min(i * 0.05, feed.jitter.total_seconds())))
+    with app.db.lock:
+        states = feed_store.load_states(app.db.conn)
+    for feed in app.config.feeds:
+        add_feed_job(scheduler, app, feed, first_run(feed, states.get(feed.name), now))
     scheduler.add_job(app.heartbeat, IntervalTrigger(seconds=30), id="heartbeat",
                       next_run_time=now)
     # Digest routes: close periods and queue their messages.
