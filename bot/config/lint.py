@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from bot.config.load import Located
@@ -58,6 +58,8 @@ class _NoneIndex:
     word_or_prefix: tuple[Term, ...]
     any_hit: re.Pattern[str] | None
     prefix_hit: re.Pattern[str] | None
+    # Rules share big term lists: each term's verdict against this index is worked out once.
+    verdicts: dict[Term, Term | None] = field(default_factory=dict, compare=False)
 
 
 def _union(terms: Sequence[Term]) -> re.Pattern[str] | None:
@@ -74,6 +76,12 @@ def _index(nones: tuple[Term, ...]) -> _NoneIndex:
 
 def _excluder(index: _NoneIndex, term: Term) -> Term | None:
     """The first `none` term that excludes `term` (see `excludes`), quickly."""
+    if term not in index.verdicts:
+        index.verdicts[term] = _find_excluder(index, term)
+    return index.verdicts[term]
+
+
+def _find_excluder(index: _NoneIndex, term: Term) -> Term | None:
     exact = index.exact.get(fold(term.raw.strip()))
     if exact is not None:
         return exact

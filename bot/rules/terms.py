@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 from bot.text import fold
@@ -70,8 +71,10 @@ class Term:
         return self.exact or self.search(doc.text)
 
 
+@lru_cache(maxsize=65536)
 def compile_term(raw: str) -> Term:
-    """Compile an operator's term; raises ValueError with a readable reason."""
+    """Compile an operator's term; raises ValueError with a readable reason. Cached: rules
+    share `$lists`, so the same term is asked for many times."""
     if not isinstance(raw, str):
         raise ValueError(f"a term must be a string, got {type(raw).__name__}")
     term = raw.strip()
