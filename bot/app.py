@@ -190,6 +190,7 @@ class App:
         self.metrics.slack_dead.inc(report.dead)
 
     def close(self) -> None:
+        self.poller.parsers.close()
         close = getattr(self.fetcher, "close", None)
         if close:
             close()

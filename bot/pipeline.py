@@ -18,8 +18,8 @@ from typing import Any, Protocol
 
 from bot.config.compile import Config, FeedSpec
 from bot.digest import add_entry as add_digest_entry
-from bot.feeds.adapter import parse_document, to_items
 from bot.feeds.fetch import Fetcher, FetchResult
+from bot.feeds.parsepool import Parsed, parse_body
 from bot.feeds.response import Outcome, next_delay
 from bot.models import Item, Match
 from bot.route import Route, route
@@ -84,10 +84,10 @@ def parse(ctx: RunContext, results: list[FetchResult]) -> list[Item]:
     for res in results:
         if res.outcome is not Outcome.OK:
             continue
-        doc = parse_document(res.body, res.headers.get("content-type"))
-        if doc.problem and not doc.entries:
-            ctx.error = doc.problem
-        out.extend(to_items(ctx.feed.name, ctx.feed.source, doc.entries, res.fetched))
+        parsed = parse_body(ctx.feed.name, ctx.feed.source, res.body,
+                            res.headers.get("content-type"), res.fetched)
+        ctx.error = parsed.problem or ctx.error
+        out.extend(parsed.items)
     return out
 
 
@@ -208,13 +208,17 @@ class PollReport:
     alerted: tuple[tuple[str, str], ...] = ()
 
 
-def prepare(ctx: RunContext, result: FetchResult) -> list[Item]:
-    """Parse a fetch result into items, outside any transaction; sets the run's error.
+def prepare(ctx: RunContext, result: FetchResult, parsed: Parsed | None = None) -> list[Item]:
+    """Parse a fetch result into items (or take them `parsed` already, e.g. by a worker),
+    outside any transaction; sets the run's error.
 
     Kept apart from `finish` so a poller can parse while others fetch and only hold the
     database for the writes."""
     ctx.error = result.error if result.outcome not in (Outcome.OK, Outcome.NOT_MODIFIED) else None
-    return parse(ctx, [result])
+    if parsed is None:
+        return parse(ctx, [result])
+    ctx.error = parsed.problem or ctx.error
+    return parsed.items
 
 
 def finish(ctx: RunContext, errors_before: int, result: FetchResult,

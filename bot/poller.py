@@ -27,6 +27,7 @@ from bot import health
 from bot.clock import Clock
 from bot.config.compile import Config, FeedSpec
 from bot.feeds.fetch import Fetcher, FetchResult
+from bot.feeds.parsepool import Parsed, ParsePool
 from bot.feeds.response import Outcome
 from bot.metrics import Metrics
 from bot.pipeline import PollReport, RunContext, Stories, finish, log_report, prepare
@@ -104,6 +105,7 @@ class Poller:
         self.config, self.db, self.fetcher, self.clock = config, db, fetcher, clock
         self.stories, self.metrics = stories, metrics
         self.slots = HostSlots(config.raw.fetch.per_host)
+        self.parsers = ParsePool(config.raw.fetch.parse_workers)
         self.on_alert: Callable[[], None] = lambda: None
 
     def state(self, feed: FeedSpec) -> FeedState:
@@ -127,10 +129,10 @@ class Poller:
         """Parse, then record the whole batch in one transaction (a savepoint per feed)."""
         now = self.clock.now()
         ready = []
-        for f in batch:
+        for f, parsed in zip(batch, self._parse(batch), strict=True):
             ctx = RunContext(now, self.config, self.db, self.stories, f.feed)
             try:
-                ready.append((ctx, f, prepare(ctx, f.result)))
+                ready.append((ctx, f, prepare(ctx, f.result, parsed)))
             except Exception:
                 log.exception("parse_crashed feed=%s", f.feed.name)
         reports: list[tuple[PollReport, int]] = []
@@ -155,6 +157,20 @@ class Poller:
         if any(r.alerts for r, _ in reports) or notices:
             self.on_alert()
         return [r for r, _ in reports]
+
+    def _parse(self, batch: Sequence[Fetched]) -> list[Parsed | None]:
+        """Parse a batch's bodies in the worker pool when there are several (None: parse
+        inline later, as for a single body or a failure)."""
+        bodies = [f.result for f in batch if f.result.outcome is Outcome.OK]
+        if len(bodies) < 2:
+            return [None] * len(batch)
+        self.parsers.warm()
+        jobs = [(r, self.parsers.submit(r.feed.name, r.feed.source, r.body,
+                                        r.headers.get("content-type"), r.fetched))
+                if r.outcome is Outcome.OK else None for r in (f.result for f in batch)]
+        return [None if job is None else self.parsers.result(
+            job[1], job[0].feed.name, job[0].feed.source, job[0].body,
+            job[0].headers.get("content-type"), job[0].fetched) for job in jobs]
 
     def _health(self, conn: sqlite3.Connection, feeds: list[str],
                 now: datetime) -> list[health.Notice]:
@@ -193,6 +209,8 @@ class Poller:
         if not todo:
             return []
         started = self.clock.monotonic()
+        if len(todo) > 1:
+            self.parsers.warm()  # workers boot while the first fetches are in flight
         done: queue.SimpleQueue[Fetched] = queue.SimpleQueue()
         reports: list[PollReport] = []
         workers = max(1, min(self.config.raw.fetch.concurrency, len(todo)))

@@ -18,6 +18,7 @@ def add_command(sub: Any, name: str, help_: str) -> argparse.ArgumentParser:
     return p
 
 
-def load(args: argparse.Namespace) -> Config:
-    """The config named by --config / $CHIPWATCH_CONFIG / the default; raises ConfigError."""
-    return load_config(resolve_path(args.config))
+def load(args: argparse.Namespace, *, lint: bool = True) -> Config:
+    """The config named by --config / $CHIPWATCH_CONFIG / the default; raises ConfigError.
+    `lint=False` skips warnings and rule examples (errors are always checked)."""
+    return load_config(resolve_path(args.config), lint=lint)

@@ -24,8 +24,10 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from bot.app import App
 
-    config = load(args)
-    for w in config.warnings:
+    # A one-shot run (often from cron) skips the lint pass: `check` and the long-running
+    # bot report warnings; errors are always fatal.
+    config = load(args, lint=not args.once)
+    for w in (*config.warnings, *config.example_failures):
         log.warning("config_warning %s", w)
     app = App.build(config, dry_run=args.dry_run)
 

@@ -45,16 +45,19 @@ class Config:
     located: Located | None = field(default=None, compare=False, repr=False)
 
 
-def load_config(path: Path | str) -> Config:
-    """Read, validate and compile a config file; raises ConfigError listing every problem."""
+def load_config(path: Path | str, *, lint: bool = True) -> Config:
+    """Read, validate and compile a config file; raises ConfigError listing every problem.
+    `lint=False` skips the warnings and example runs (errors are still checked)."""
     path = Path(path)
     raw, located = read_config(path)
-    return compile_config(raw, path, located)
+    return compile_config(raw, path, located, lint=lint)
 
 
-def compile_config(raw: ChipwatchConfig, path: Path, located: Located) -> Config:
+def compile_config(raw: ChipwatchConfig, path: Path, located: Located, *,
+                   lint: bool = True) -> Config:
     """Check and compile an already validated model (`located` maps fields to lines)."""
-    from bot.config.lint import lint, run_examples
+    from bot.config.lint import lint as lint_config
+    from bot.config.lint import run_examples
 
     problems: list[Problem] = []
     feeds = _feeds(raw, path, located, problems)
@@ -63,9 +66,10 @@ def compile_config(raw: ChipwatchConfig, path: Path, located: Located) -> Config
     errors = [p for p in problems if p.level == "error"]
     if errors:
         raise ConfigError(sorted(errors, key=lambda p: p.line or 0))
-    problems.extend(lint(raw, rules, routes, located))
+    if lint:
+        problems.extend(lint_config(raw, rules, routes, located))
     warnings = tuple(p for p in problems if p.level != "error")
-    examples = tuple(run_examples(rules, located))
+    examples = tuple(run_examples(rules, located)) if lint else ()
     return Config(path, raw, feeds, tuple(rules), routes, warnings, examples, located)
 
 

@@ -35,7 +35,7 @@ class StoryEngine:
     ) -> None:
         self.settings = settings
         self._store = store
-        self._bg = background or load_background()
+        self._bg_given = background
         self._index = CandidateIndex(settings.posting_cap)
         self._stories: OrderedDict[str, Story] = OrderedDict()  # least recently active first
         self._by_id: dict[str, str] = {}
@@ -45,6 +45,13 @@ class StoryEngine:
         self._seq = 0
         if store is not None:
             self._load(store)
+
+    @property
+    def _bg(self) -> Background:
+        """The word-frequency table, read on first use: most runs assign nothing."""
+        if self._bg_given is None:
+            self._bg_given = load_background()
+        return self._bg_given
 
     @property
     def live_stories(self) -> int:

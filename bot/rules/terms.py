@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Literal
 
 from bot.text import fold
@@ -51,10 +51,16 @@ class Term:
 
     raw: str
     kind: TermKind
-    pattern: re.Pattern[str]
+    source: str  # the regular expression the term stands for
     words: tuple[str, ...] = ()
     prefix: str = ""
     exact: bool = False  # the word checks alone decide (a single word or prefix)
+    flags: int = 0
+
+    @cached_property
+    def pattern(self) -> re.Pattern[str]:
+        """The compiled expression, on first use: most terms are decided by word lookups."""
+        return re.compile(self.source, self.flags)
 
     def search(self, folded_text: str) -> bool:
         """True when the term occurs in text already passed through `fold`."""
@@ -81,7 +87,7 @@ def compile_term(raw: str) -> Term:
     if not term:
         raise ValueError("empty term")
     if len(term) >= 2 and term.startswith("/") and term.endswith("/"):
-        return Term(raw, "regex", _compile_regex(term[1:-1]))
+        return Term(raw, "regex", _compile_regex(term[1:-1]).pattern, flags=re.IGNORECASE)
     prefix = term.endswith("*")
     body = fold(term.rstrip("*").strip())
     if not body:
@@ -91,13 +97,13 @@ def compile_term(raw: str) -> Term:
     parts = [w for w in re.split(r"[\s\-]+", body) if w]
     core = r"[\s\-]+".join(re.escape(w) for w in parts)
     tail = r"\w*" if prefix else r"(?!\w)"
-    pattern = re.compile(r"(?<!\w)" + core + tail)
+    source = r"(?<!\w)" + core + tail
     pieces = _WORD_RE.findall(body)
     last_is_word = bool(pieces) and body.endswith(pieces[-1])
     stem = pieces[-1] if prefix and last_is_word else ""
     words = tuple(pieces[:-1] if stem else pieces)
     exact = len(pieces) == 1 and _WORD_RE.fullmatch(body) is not None
-    return Term(raw, "prefix" if prefix else "word", pattern, words, stem, exact)
+    return Term(raw, "prefix" if prefix else "word", source, words, stem, exact)
 
 
 def _compile_regex(source: str) -> re.Pattern[str]:
