@@ -87,6 +87,16 @@ class Fetched:
     started: float
 
 
+def by_host_in_turn(todo: list[tuple[FeedSpec, FeedState]]) -> list[tuple[FeedSpec, FeedState]]:
+    """Feeds reordered to take hosts in turn: a run of feeds from one publisher would fill
+    every fetch thread with waits for that host's few slots while other hosts sit idle."""
+    hosts: dict[str, list[tuple[FeedSpec, FeedState]]] = {}
+    for pair in todo:
+        hosts.setdefault(urlsplit(pair[0].url).netloc, []).append(pair)
+    queues = list(hosts.values())
+    return [q[i] for i in range(max(map(len, queues), default=0)) for q in queues if i < len(q)]
+
+
 def is_due(feed: FeedSpec, state: FeedState, now: datetime) -> bool:
     """Due when never polled or at its next due time, give or take the jitter the scheduler
     adds (so a healthy feed is never skipped for firing a few seconds early)."""
@@ -205,7 +215,8 @@ class Poller:
         with self.db.lock:
             states = feed_store.load_states(self.db.conn)
         todo = [(f, states.get(f.name, FeedState())) for f in feeds]
-        todo = [(f, s) for f, s in todo if not s.gone and (force or is_due(f, s, now))]
+        todo = by_host_in_turn([(f, s) for f, s in todo
+                                if not s.gone and (force or is_due(f, s, now))])
         if not todo:
             return []
         started = self.clock.monotonic()

@@ -89,3 +89,19 @@ def test_a_feed_is_due_within_its_jitter_but_not_while_backing_off() -> None:
     assert is_due(feed, FeedState(next_due=now + timedelta(seconds=20)), now)
     assert not is_due(feed, FeedState(next_due=now + timedelta(minutes=30), errors=2), now)
     assert not is_due(feed, FeedState(gone=True), now)
+
+
+def test_feeds_take_hosts_in_turn() -> None:
+    from datetime import timedelta
+
+    from bot.config import FeedSpec
+    from bot.poller import by_host_in_turn
+    from bot.store.feeds import FeedState
+
+    def feed(host: str, n: int) -> tuple[FeedSpec, FeedState]:
+        return (FeedSpec(f"{host}{n}", f"https://{host}/{n}.rss", timedelta(minutes=5),
+                         timedelta(days=1), timedelta(0), host), FeedState())
+
+    todo = [feed("a", 1), feed("a", 2), feed("a", 3), feed("b", 1), feed("c", 1), feed("b", 2)]
+    order = [f.name for f, _ in by_host_in_turn(todo)]
+    assert order == ["a1", "b1", "c1", "a2", "b2", "a3"]
