@@ -75,12 +75,7 @@ class _Deadline(Exception):
 
 
 class HttpFetcher:
-    """The real fetcher: pooled httpx clients (keep-alive) shared by all feeds.
-
-    Hosts are spread over a few clients because each connection pool serialises its
-    bookkeeping behind one lock: with dozens of fetches in flight, one pool's lock (not the
-    network) becomes the bottleneck.
-    """
+    """The real fetcher: one pooled httpx client (keep-alive) shared by all feeds."""
 
     def __init__(
         self,
@@ -93,28 +88,19 @@ class HttpFetcher:
         self.limits = limits or FetchLimits()
         self.deadlines = Deadlines(clock)
         read = min(self.limits.total_timeout, max(self.limits.connect_timeout, 5.0))
-        shards = 1 if transport is not None else max(1, min(8, max_connections // 8))
-        # Each shard may hold every connection: how many run at once is the caller's
-        # thread pool's business; a shard must never starve the hosts it serves.
         pool = httpx.Limits(max_connections=max_connections,
                             max_keepalive_connections=max_connections)
-        self.clients = [httpx.Client(
+        self.client = httpx.Client(
             transport=transport or deadline_transport(self.deadlines, pool),
             timeout=httpx.Timeout(read, connect=self.limits.connect_timeout),
             follow_redirects=True,
             max_redirects=self.limits.max_redirects,
             headers={"User-Agent": self.limits.user_agent, "Accept-Encoding": "gzip, deflate"},
             limits=pool,
-        ) for _ in range(shards)]
-
-    def _client(self, url: str) -> httpx.Client:
-        """The client for this URL's host (a host always uses the same one: keep-alive)."""
-        host = urlsplit(url).netloc
-        return self.clients[zlib.crc32(host.encode()) % len(self.clients)]
+        )
 
     def close(self) -> None:
-        for client in self.clients:
-            client.close()
+        self.client.close()
 
     def fetch(self, feed: FeedSpec, validators: Validators) -> FetchResult:
         now = self.clock.now()
@@ -128,7 +114,7 @@ class HttpFetcher:
         started = self.clock.monotonic()
         try:
             with self.deadlines.within(self.limits.total_timeout) as deadline, \
-                    self._client(feed.url).stream("GET", feed.url, headers=headers) as resp:
+                    self.client.stream("GET", feed.url, headers=headers) as resp:
                 hdrs = {k.lower(): v for k, v in resp.headers.items()}
                 outcome = classify(resp.status_code)
                 if outcome is not Outcome.OK:
