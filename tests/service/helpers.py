@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import io
 import socket
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from datetime import datetime
-from email.utils import format_datetime
 from pathlib import Path
-from typing import Any
 
 from bot.app import App, fetch_limits, make_notifier
 from bot.clock import Clock
@@ -19,17 +15,14 @@ from bot.config import load_config
 from bot.feeds.fetch import HttpFetcher
 from bot.slack.notifier import ConsoleNotifier
 from bot.store.db import Database
+from tests.support.util import rss as support_rss
 
 H200 = "China approves imports of Nvidia H200 chips"
 
 
 def rss(items: list[tuple[str, datetime | None]]) -> bytes:
     """An RSS document with these (title, published) items, guid = title."""
-    parts = []
-    for title, when in items:
-        date = f"<pubDate>{format_datetime(when, usegmt=True)}</pubDate>" if when else ""
-        parts.append(f"<item><title>{title}</title><guid>{title}</guid>{date}</item>")
-    return f'<rss version="2.0"><channel><title>x</title>{"".join(parts)}</channel></rss>'.encode()
+    return support_rss((title, None, when) for title, when in items)
 
 
 def build_app(config_path: Path, clock: Clock, env: dict[str, str] | None = None) -> App:
@@ -58,10 +51,3 @@ def free_port() -> int:
         return port
 
 
-def wait_for(pred: Callable[[], Any], timeout: float = 40.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.1)
-    return False

@@ -12,9 +12,10 @@ from pathlib import Path
 
 from bot.clock import FakeClock
 from tests.conftest import REPO, slack_env, write_config
-from tests.service.helpers import H200, build_app, free_port, get, rss, wait_for
+from tests.service.helpers import H200, build_app, free_port, get, rss
 from tests.support.fake_slack import FakeSlack
 from tests.support.feed_server import FeedServer
+from tests.support.util import wait_for
 
 
 def _value(text: str, name: str, **labels: str) -> float | None:
