@@ -114,7 +114,7 @@ class FetchConfig(_Strict):
     backoff_max: Duration = timedelta(hours=6)
     concurrency: int = Field(32, ge=1, le=512)
     per_host: int = Field(4, ge=1, le=64)
-    parse_workers: int = Field(1, ge=0, le=16)  # processes that parse feeds; 0: in-process
+    parse_workers: int = Field(0, ge=0, le=16)  # processes that parse feeds; 0: in-process
     user_agent: str | None = None
 
 
