@@ -46,6 +46,7 @@ class ParsePool:
     def __init__(self, workers: int) -> None:
         self.workers = workers
         self._pool: ProcessPoolExecutor | None = None
+        self._ready: Future[bool] | None = None
         self._broken = False
 
     def warm(self) -> None:
@@ -54,12 +55,13 @@ class ParsePool:
             ctx = multiprocessing.get_context("forkserver")
             ctx.set_forkserver_preload(["bot.feeds.parsepool"])
             self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx)
-            self._pool.submit(_ready)
+            self._ready = self._pool.submit(_ready)
 
     def submit(self, feed: str, source: str, body: bytes, content_type: str | None,
                fetched: datetime) -> Future[Parsed] | None:
-        """Queue a parse in a worker; None when there is no working pool (parse inline)."""
-        if self._pool is None or self._broken:
+        """Queue a parse in a worker; None (parse inline) when there is no working pool, or
+        while its workers are still starting: waiting for them would cost more than it saves."""
+        if self._pool is None or self._broken or not (self._ready and self._ready.done()):
             return None
         try:
             return self._pool.submit(parse_body, feed, source, body, content_type, fetched)
