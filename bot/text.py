@@ -6,9 +6,12 @@ import unicodedata
 
 # Zero-width, soft hyphen and bidi controls: invisible, so they must neither split a keyword
 # nor reorder what a reader sees (a right-to-left override can disguise a link or a name).
+# C0/C1 control characters too (but tab and newlines): an ESC in a headline could drive the
+# terminal of whoever reads the console output.
 _INVISIBLE = dict.fromkeys(
     [0x200B, 0x200C, 0x200D, 0x200E, 0x200F, 0x2060, 0xFEFF, 0x00AD, 0x061C,
-     *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+     *range(0x202A, 0x202F), *range(0x2066, 0x206A),
+     *(c for c in range(0x00, 0x20) if chr(c) not in "\t\n\r"), *range(0x7F, 0xA0)]
 )
 
 

@@ -7,6 +7,7 @@ direction-changing characters, and cut to Block Kit's limits, so a headline cann
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -117,13 +118,14 @@ def _is_sources_line(block: dict[str, Any]) -> bool:
 
 
 def console_text(message: Message) -> str:
-    """A readable rendering of a message for the terminal."""
+    """A readable rendering of a message for the terminal: Slack's escapes undone, our own
+    bold markers dropped (the text was made control-free by `escape` on the way in)."""
     lines = []
     for b in message.blocks:
         if b["type"] in ("header", "section"):
             lines.append(b["text"]["text"])
         elif b["type"] == "context":
-            lines.extend(e.get("text", "") for e in b["elements"])
+            lines.extend(e.get("text", "").replace("*", "") for e in b["elements"])
         elif b["type"] == "actions":
             lines.extend(e.get("url", "") for e in b["elements"])
-    return "\n".join(lines) if lines else message.text
+    return html.unescape("\n".join(lines) if lines else message.text)
