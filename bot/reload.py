@@ -154,11 +154,7 @@ class Reloader:
 
         old = self.app.config
         self.app.config = new
-        # Parts built from the config hold their own reference; swap theirs too.
-        for part in ("poller",):
-            holder = getattr(self.app, part, None)
-            if holder is not None and hasattr(holder, "config"):
-                holder.config = new
+        self.app.poller.config = new  # the poller holds its own reference
         before = {f.name: f for f in old.feeds}
         after = {f.name: f for f in new.feeds}
         removed = [n for n in before if n not in after]
