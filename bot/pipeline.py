@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from bot.config.compile import Config, FeedSpec
 from bot.digest import add_entry as add_digest_entry
 from bot.feeds.fetch import Fetcher, FetchResult
-from bot.feeds.parsepool import Parsed, parse_body
+from bot.feeds.parsepool import Parsed, parse_result
 from bot.feeds.response import Outcome, next_delay
 from bot.models import Item, Match
 from bot.route import Route, route
@@ -84,8 +84,7 @@ def parse(ctx: RunContext, results: list[FetchResult]) -> list[Item]:
     for res in results:
         if res.outcome is not Outcome.OK:
             continue
-        parsed = parse_body(ctx.feed.name, ctx.feed.source, res.body,
-                            res.headers.get("content-type"), res.fetched)
+        parsed = parse_result(res)
         ctx.error = parsed.problem or ctx.error
         out.extend(parsed.items)
     return out

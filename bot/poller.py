@@ -175,12 +175,9 @@ class Poller:
         if len(bodies) < 2:
             return [None] * len(batch)
         self.parsers.warm()
-        jobs = [(r, self.parsers.submit(r.feed.name, r.feed.source, r.body,
-                                        r.headers.get("content-type"), r.fetched))
-                if r.outcome is Outcome.OK else None for r in (f.result for f in batch)]
-        return [None if job is None else self.parsers.result(
-            job[1], job[0].feed.name, job[0].feed.source, job[0].body,
-            job[0].headers.get("content-type"), job[0].fetched) for job in jobs]
+        jobs = [(f.result, self.parsers.submit(f.result)) if f.result.outcome is Outcome.OK
+                else None for f in batch]
+        return [None if job is None else self.parsers.result(job[1], job[0]) for job in jobs]
 
     def _health(self, conn: sqlite3.Connection, feeds: list[str],
                 now: datetime) -> list[health.Notice]:

@@ -13,9 +13,13 @@ import multiprocessing
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from bot.feeds.adapter import parse_document, to_items
 from bot.models import Item
+
+if TYPE_CHECKING:  # only for annotations: workers need not import the HTTP stack
+    from bot.feeds.fetch import FetchResult
 
 log = logging.getLogger("chipwatch.parse")
 
@@ -34,6 +38,15 @@ def parse_body(feed: str, source: str, body: bytes, content_type: str | None,
     doc = parse_document(body, content_type)
     problem = doc.problem if doc.problem and not doc.entries else None
     return Parsed(to_items(feed, source, doc.entries, fetched), problem)
+
+
+def _body_args(res: FetchResult) -> tuple[str, str, bytes, str | None, datetime]:
+    return res.feed.name, res.feed.source, res.body, res.headers.get("content-type"), res.fetched
+
+
+def parse_result(res: FetchResult) -> Parsed:
+    """Parse a fetch result's body in this process."""
+    return parse_body(*_body_args(res))
 
 
 def _ready() -> bool:
@@ -57,27 +70,25 @@ class ParsePool:
             self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx)
             self._ready = self._pool.submit(_ready)
 
-    def submit(self, feed: str, source: str, body: bytes, content_type: str | None,
-               fetched: datetime) -> Future[Parsed] | None:
+    def submit(self, res: FetchResult) -> Future[Parsed] | None:
         """Queue a parse in a worker; None (parse inline) when there is no working pool, or
         while its workers are still starting: waiting for them would cost more than it saves."""
         if self._pool is None or self._broken or not (self._ready and self._ready.done()):
             return None
         try:
-            return self._pool.submit(parse_body, feed, source, body, content_type, fetched)
+            return self._pool.submit(parse_body, *_body_args(res))
         except RuntimeError:  # BrokenProcessPool is a RuntimeError too
             self._give_up()
             return None
 
-    def result(self, future: Future[Parsed] | None, feed: str, source: str, body: bytes,
-               content_type: str | None, fetched: datetime) -> Parsed:
+    def result(self, future: Future[Parsed] | None, res: FetchResult) -> Parsed:
         """The worker's answer, or an inline parse when there is none or it failed."""
         if future is not None:
             try:
                 return future.result()
             except Exception:
                 self._give_up()
-        return parse_body(feed, source, body, content_type, fetched)
+        return parse_result(res)
 
     def _give_up(self) -> None:
         if not self._broken:
