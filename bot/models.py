@@ -1,8 +1,8 @@
-"""The plain data that flows through the pipeline: items, severities, match results, alerts."""
+"""The plain data that flows through the pipeline: items, severities, match results."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum
 
@@ -63,15 +63,3 @@ class Match:
     @property
     def rule_ids(self) -> tuple[str, ...]:
         return tuple(h.rule_id for h in self.hits)
-
-
-@dataclass(frozen=True)
-class Alert:
-    """A matched item on its way to Slack: its story and the channels it is routed to."""
-
-    item: Item
-    match: Match
-    channels: tuple[str, ...]
-    story_id: str = ""
-    is_new_story: bool = True
-    extra: dict[str, str] = field(default_factory=dict)

@@ -38,16 +38,17 @@ CHURN_SPAN = timedelta(hours=1)
 
 
 class Stories(Protocol):
-    """Assigns an item to a story: returns (story id, is it new, sources so far)."""
+    """Assigns an item to a story: returns (story id, sources so far). Whether an alert
+    becomes a parent or a thread reply is decided per channel, by whether it has a parent."""
 
-    def assign(self, item: Item) -> tuple[str, bool, int]: ...
+    def assign(self, item: Item) -> tuple[str, int]: ...
 
 
 class OwnStory:
     """Each item is its own story (story dedup off)."""
 
-    def assign(self, item: Item) -> tuple[str, bool, int]:
-        return item.id, True, 1
+    def assign(self, item: Item) -> tuple[str, int]:
+        return item.id, 1
 
 
 @dataclass
@@ -70,7 +71,6 @@ class Candidate:
     status: str = "new"  # nomatch | old | churn | unrouted | alert
     match: Match | None = None
     story_id: str | None = None
-    new_story: bool = True
     sources: int = 1
     routes: tuple[Route, ...] = ()
 
@@ -131,8 +131,8 @@ def assign_stories(ctx: RunContext, cands: list[Candidate]) -> list[Candidate]:
     out = []
     for c in cands:
         if c.status == "alert":
-            story, new, sources = ctx.stories.assign(c.item)
-            c = replace(c, story_id=story, new_story=new, sources=sources)
+            story, sources = ctx.stories.assign(c.item)
+            c = replace(c, story_id=story, sources=sources)
         out.append(c)
     return out
 

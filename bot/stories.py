@@ -26,12 +26,12 @@ class EngineStories:
         self.engine = engine
         self.conn = conn
 
-    def assign(self, item: Item) -> tuple[str, bool, int]:
+    def assign(self, item: Item) -> tuple[str, int]:
         got = self.engine.assign(StoryInput(item.id, item.title, item.link, item.source,
                                             item.published, item.summary))
         if got.merged:
             outbox.adopt_threads(self.conn, got.story_id, got.merged)
-        return got.story_id, got.is_new, got.sources
+        return got.story_id, got.sources
 
 
 def make_stories(config: DedupConfig, conn: sqlite3.Connection) -> Stories:
