@@ -14,9 +14,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs
+
+from tests.support.util import LoopbackServer
 
 TOKEN = "xoxb-test-0000000000-secret"
 
@@ -83,27 +85,16 @@ def validate_blocks(blocks: list[dict[str, Any]]) -> str | None:
     return None
 
 
-class FakeSlack:
+class FakeSlack(LoopbackServer):
     """Starts the server on a free loopback port; `base_url` goes to WebClient."""
 
     def __init__(self) -> None:
         self.state = SlackState()
-        handler = _make_handler(self.state)
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        super().__init__(_make_handler(self.state))
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/api/"
-
-    def __enter__(self) -> FakeSlack:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        return f"http://127.0.0.1:{self.port}/api/"
 
 
 def _fault_for(state: SlackState, method: str, channel: str | None) -> Fault | None:

@@ -8,8 +8,10 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.support.util import LoopbackServer
 
 Behaviour = Callable[[BaseHTTPRequestHandler], bool]
 
@@ -29,7 +31,7 @@ class Served:
         return '"' + hashlib.sha1(self.body).hexdigest()[:16] + '"'
 
 
-class FeedServer:
+class FeedServer(LoopbackServer):
     """Serves `paths`; counts requests and 304s per path."""
 
     def __init__(self, latency: float = 0.0) -> None:
@@ -39,26 +41,16 @@ class FeedServer:
         self.user_agents: set[str] = set()
         self.latency = latency
         self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
-        self.server.daemon_threads = True
+        super().__init__(_make_handler(self))
         self.server.request_queue_size = 256
         self.server.handle_error = _quiet_on_hangup(self.server.handle_error)  # type: ignore[method-assign]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+        return f"http://127.0.0.1:{self.port}{path}"
 
     def serve(self, path: str, body: bytes, **kwargs: Any) -> str:
         self.paths[path] = Served(body, **kwargs)
         return self.url(path)
-
-    def __enter__(self) -> FeedServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def _quiet_on_hangup(report: Callable[[Any, Any], None]) -> Callable[[Any, Any], None]:

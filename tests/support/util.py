@@ -1,12 +1,14 @@
-"""Small helpers the tests share: building RSS documents and waiting for a condition."""
+"""Small helpers the tests share: RSS documents, waiting for a condition, loopback servers."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from email.utils import format_datetime
-from typing import Any
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Self
 
 Entry = str | tuple[str, str | None, datetime | None]
 
@@ -35,3 +37,24 @@ def wait_for(pred: Callable[[], Any], timeout: float = 30.0, every: float = 0.1)
             return True
         time.sleep(every)
     return False
+
+
+class LoopbackServer:
+    """An HTTP server on a free 127.0.0.1 port, served from a thread while in a `with`."""
+
+    def __init__(self, handler: Callable[..., BaseHTTPRequestHandler]) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
+
+    def __enter__(self) -> Self:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
