@@ -22,5 +22,5 @@ def cluster(args: argparse.Namespace) -> int:
     from bot.dedup import run_cluster
     from bot.stories import dedup_settings
 
-    settings = dedup_settings(load(args).raw.dedup)
+    settings = dedup_settings(load(args, lint=False).raw.dedup)
     return run_cluster(sys.stdin, sys.stdout, settings, final=not args.on_arrival)

@@ -151,7 +151,7 @@ def render(data: dict[str, Any], show_all: bool = False) -> str:
 
 
 def explain(args: argparse.Namespace) -> int:
-    config = load(args)
+    config = load(args, lint=False)
     data = report(config, args.headline, args.summary, args.source, args.now)
     if args.json:
         print(json.dumps(data, indent=2, ensure_ascii=False))

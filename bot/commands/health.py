@@ -47,7 +47,7 @@ def _healthz(listen: str) -> int:
 def health(args: argparse.Namespace) -> int:
     from bot.app import heartbeat_age, metrics_listen
 
-    config = load(args)
+    config = load(args, lint=False)
     listen = metrics_listen(config, os.environ)
     if listen:
         return _healthz(listen)

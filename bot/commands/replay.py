@@ -139,7 +139,7 @@ def render(stories: list[Story], header: str) -> str:
 
 
 def replay(args: argparse.Namespace) -> int:
-    config = load(args)
+    config = load(args, lint=False)
     rules_config = load_candidate(config, Path(args.rules)) if args.rules else config
     try:
         window: timedelta = parse_duration(args.since)

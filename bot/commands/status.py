@@ -137,7 +137,7 @@ def render(data: dict[str, Any], now: datetime) -> str:
 
 
 def status(args: argparse.Namespace, clock: Clock = SYSTEM_CLOCK) -> int:
-    config = load(args)
+    config = load(args, lint=False)
     now = clock.now()
     if not Path(config.raw.state.path).exists():
         print(f"no state file at {config.raw.state.path} (the bot has not run yet)")
