@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 # Zero-width, soft hyphen and bidi controls: invisible, so they must neither split a keyword
@@ -15,9 +16,14 @@ _INVISIBLE = dict.fromkeys(
 )
 
 
+# Finding none is several times faster than `translate`, and most texts have none.
+_INVISIBLE_RE = re.compile("[" + "".join(re.escape(chr(c)) for c in _INVISIBLE) + "]")
+
+
 def visible(text: str) -> str:
     """NFKC-normalised text without invisible or direction-changing characters."""
-    return unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
+    text = unicodedata.normalize("NFKC", text)
+    return text.translate(_INVISIBLE) if _INVISIBLE_RE.search(text) else text
 
 
 def fold(text: str) -> str:

@@ -7,13 +7,17 @@ A rule fires when every `all` group has a hit (a group is a list of alternatives
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.models import Match, RuleHit, Severity
 from bot.rules.groups import TermGroup, group
+from bot.rules.prefilter import Prefilter
+from bot.rules.prefilter import build as build_prefilter
 from bot.rules.terms import Doc, Term, compile_term
+from bot.text import fold
 
 
 @dataclass(frozen=True)
@@ -167,8 +171,20 @@ def evaluate(
 
 
 def match(rules: Sequence[CompiledRule], text: str, now: datetime | None = None) -> Match | None:
-    """The rules that fire on `text`, their tags (union) and top severity; None when none."""
-    cache = _GroupCache(Doc(text))
+    """The rules that fire on `text`, their tags (union) and top severity; None when none.
+
+    Most texts contain no term that could make any rule fire: the rule set's prefilter
+    rejects those in one search, and only the rest are evaluated rule by rule."""
+    folded = fold(text)
+    if not prefilter_for(rules).possible(folded):
+        return None
+    return match_all(rules, Doc(folded, folded=True), now)
+
+
+def match_all(rules: Sequence[CompiledRule], doc: Doc,
+              now: datetime | None = None) -> Match | None:
+    """`match` without the prefilter: every rule evaluated on `doc` (the reference path)."""
+    cache = _GroupCache(doc)
     hits: list[RuleHit] = []
     tags: set[str] = set()
     top = Severity.INFO
@@ -195,3 +211,27 @@ def match(rules: Sequence[CompiledRule], text: str, now: datetime | None = None)
     if not hits:
         return None
     return Match(tuple(hits), frozenset(tags), top)
+
+
+_PREFILTERS: dict[tuple[int, ...], tuple[tuple[CompiledRule, ...], Prefilter]] = {}
+_BUILDING = threading.Lock()
+_LAST: tuple[Sequence[CompiledRule], Prefilter] | None = None
+
+
+def prefilter_for(rules: Sequence[CompiledRule]) -> Prefilter:
+    """The prefilter of this rule set, built on first use. Keyed by the rules' identities
+    (compiled rules are immutable); the entry holds the rules, so no id is reused while it
+    lives."""
+    global _LAST
+    last = _LAST
+    if last is not None and last[0] is rules and type(rules) is tuple:
+        return last[1]  # the usual case: the config's own tuple, again
+    key = tuple(map(id, rules))
+    entry = _PREFILTERS.get(key)
+    if entry is None:
+        with _BUILDING:
+            if len(_PREFILTERS) >= 32:  # configs come and go with reloads: keep a few
+                _PREFILTERS.pop(next(iter(_PREFILTERS)))
+            entry = _PREFILTERS[key] = (tuple(rules), build_prefilter(rules))
+    _LAST = (rules, entry[1])
+    return entry[1]

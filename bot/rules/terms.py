@@ -29,8 +29,8 @@ class Doc:
 
     __slots__ = ("_sorted", "text", "words")
 
-    def __init__(self, text: str) -> None:
-        self.text = fold(text)
+    def __init__(self, text: str, *, folded: bool = False) -> None:
+        self.text = text if folded else fold(text)
         self.words = frozenset(_WORD_RE.findall(self.text))
         self._sorted: list[str] | None = None
 
@@ -56,6 +56,7 @@ class Term:
     prefix: str = ""
     exact: bool = False  # the word checks alone decide (a single word or prefix)
     flags: int = 0
+    parts: tuple[str, ...] = ()  # folded words of a word or prefix term, as the regex spells them
 
     @cached_property
     def pattern(self) -> re.Pattern[str]:
@@ -103,7 +104,8 @@ def compile_term(raw: str) -> Term:
     stem = pieces[-1] if prefix and last_is_word else ""
     words = tuple(pieces[:-1] if stem else pieces)
     exact = len(pieces) == 1 and _WORD_RE.fullmatch(body) is not None
-    return Term(raw, "prefix" if prefix else "word", source, words, stem, exact)
+    return Term(raw, "prefix" if prefix else "word", source, words, stem, exact,
+                parts=tuple(parts))
 
 
 def _compile_regex(source: str) -> re.Pattern[str]:
