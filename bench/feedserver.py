@@ -8,6 +8,8 @@ per-host limits in the poller apply as they would on the internet.
 Feeds are RSS 2.0 with `--items` entries, an ETag per version, 304 on `If-None-Match`, and
 keep-alive (HTTP/1.1). The control endpoint (on its own port, no latency):
     POST /change?fraction=F&seed=S   add one new item to a seeded F of the feeds
+         ...&alerting=K              instead add K new chip-trade items (the bundled rules
+                                     alert on them) to each of those feeds
     POST /add?feed=I&title=T         add one new item with this title to feed I
     GET  /stats                      requests, 200s and 304s since the last reset
     POST /reset                      zero the counters
@@ -37,10 +39,25 @@ WORDS = [
     "profit", "outlook",
 ]
 T0 = datetime(2026, 1, 28, 8, 0, tzinfo=UTC)
+# Chip-trade headlines that the bundled rules alert on (bench/poll_bench.py checks that they
+# did): actor, action, object, destination.
+ACTORS = ["US", "Washington", "Commerce Department", "Japan", "Netherlands", "South Korea",
+          "Beijing", "China", "EU", "Taiwan", "Britain", "India"]
+ACTIONS = ["tightens export controls on", "restricts exports of", "bans exports of",
+           "imposes tariffs on imports of", "approves imports of", "curbs shipments of",
+           "adds export licence requirement for", "blocks sales of"]
+OBJECTS = ["Nvidia H20 AI chips", "advanced chipmaking equipment", "AMD MI308 accelerators",
+           "high-bandwidth memory chips", "ASML lithography machines", "SMIC chips",
+           "Huawei Ascend 910 processors", "Micron memory chips", "semiconductor tools"]
+DESTINATIONS = ["to China", "to Russia", "to Chinese buyers", "to Iran", "to Huawei"]
 
 
 def _title(rng: random.Random) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(9)).capitalize()
+
+
+def _chip_title(rng: random.Random) -> str:
+    return " ".join(rng.choice(part) for part in (ACTORS, ACTIONS, OBJECTS, DESTINATIONS))
 
 
 @dataclass
@@ -141,9 +158,16 @@ class Bench:
             rng = random.Random(int(q.get("seed", "1")))
             picked = rng.sample(range(len(self.feeds)),
                                 round(len(self.feeds) * float(q["fraction"])))
+            alerting = int(q.get("alerting", "0"))
             for i in picked:
-                self.feeds[i].add(_title(rng) + f" update {i}",
-                                  " ".join(rng.choice(WORDS) for _ in range(40)), now, self.keep)
+                if not alerting:
+                    self.feeds[i].add(_title(rng) + f" update {i}",
+                                      " ".join(rng.choice(WORDS) for _ in range(40)), now,
+                                      self.keep)
+                for _ in range(alerting):
+                    title = _chip_title(rng)
+                    self.feeds[i].add(title, f"{title}, officials said. " + " ".join(
+                        rng.choice(WORDS) for _ in range(30)), now, self.keep)
             return 200, json.dumps(picked).encode(), []
         if url.path == "/add":
             self.feeds[int(q["feed"])].add(q["title"], q["title"], now, self.keep)

@@ -176,7 +176,8 @@ def match(rules: Sequence[CompiledRule], text: str, now: datetime | None = None)
     Most texts contain no term that could make any rule fire: the rule set's prefilter
     rejects those in one search, and only the rest are evaluated rule by rule."""
     folded = fold(text)
-    if not prefilter_for(rules).possible(folded):
+    gate = _warm_prefilter(rules)
+    if gate is not None and not gate.possible(folded):
         return None
     return match_all(rules, Doc(folded, folded=True), now)
 
@@ -213,19 +214,38 @@ def match_all(rules: Sequence[CompiledRule], doc: Doc,
     return Match(tuple(hits), frozenset(tags), top)
 
 
+# Building a prefilter takes a tenth of a second (a word table, a regex): a rule set gets one
+# once it has matched this many texts, so a short `run --once` does not pay for it.
+PREFILTER_AFTER = 256
 _PREFILTERS: dict[tuple[int, ...], tuple[tuple[CompiledRule, ...], Prefilter]] = {}
 _BUILDING = threading.Lock()
 _LAST: tuple[Sequence[CompiledRule], Prefilter] | None = None
+_SEEN: dict[tuple[int, ...], tuple[tuple[CompiledRule, ...], int]] = {}
 
 
-def prefilter_for(rules: Sequence[CompiledRule]) -> Prefilter:
-    """The prefilter of this rule set, built on first use. Keyed by the rules' identities
-    (compiled rules are immutable); the entry holds the rules, so no id is reused while it
-    lives."""
-    global _LAST
+def _warm_prefilter(rules: Sequence[CompiledRule]) -> Prefilter | None:
+    """The rule set's prefilter, or None while the set has matched few texts."""
     last = _LAST
     if last is not None and last[0] is rules and type(rules) is tuple:
         return last[1]  # the usual case: the config's own tuple, again
+    key = tuple(map(id, rules))
+    if key in _PREFILTERS:
+        return prefilter_for(rules)
+    kept, count = _SEEN.get(key, (tuple(rules), 0))  # kept alive: no id reused meanwhile
+    if count + 1 < PREFILTER_AFTER:
+        if len(_SEEN) >= 64:
+            _SEEN.clear()
+        _SEEN[key] = (kept, count + 1)
+        return None
+    _SEEN.pop(key, None)
+    return prefilter_for(rules)
+
+
+def prefilter_for(rules: Sequence[CompiledRule]) -> Prefilter:
+    """The prefilter of this rule set, built now if need be. Keyed by the rules' identities
+    (compiled rules are immutable); the entry holds the rules, so no id is reused while it
+    lives."""
+    global _LAST
     key = tuple(map(id, rules))
     entry = _PREFILTERS.get(key)
     if entry is None:

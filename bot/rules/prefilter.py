@@ -96,21 +96,23 @@ def choose_gates(rules: Sequence[CompiledRule],
     for rule in rules:
         groups = [*rule.all_groups, *([rule.any_terms] if rule.any_terms else [])]
         options.append(groups)
-    cost = {t: freq.term(t) for groups in options for g in groups for t in g}
+    cost: dict[str, float] = {}
+    for t in {t.raw: t for groups in options for g in groups for t in g}.values():
+        cost[t.raw] = freq.term(t)
     # Rules whose best group is rarest choose first; a term already chosen costs nothing
     # more, so later rules lean on the groups earlier ones picked.
     order = sorted(range(len(rules)), key=lambda i: min(
-        (sum(cost[t] for t in g) for g in options[i]), default=math.inf))
+        (sum(cost[t.raw] for t in g) for g in options[i]), default=math.inf))
     chosen: dict[int, tuple[Term, ...]] = {}
-    uses: dict[Term, int] = {}
+    uses: dict[str, int] = {}
     for i in order:
         best = min(options[i], default=(),
-                   key=lambda g: sum(cost[t] for t in g if t not in uses))
-        if not best or any(math.isinf(cost[t]) for t in best):
+                   key=lambda g: sum(cost[t.raw] for t in g if t.raw not in uses))
+        if not best or any(math.isinf(cost[t.raw]) for t in best):
             return None
         chosen[i] = best
-        for t in set(best):
-            uses[t] = uses.get(t, 0) + 1
+        for raw in {t.raw for t in best}:
+            uses[raw] = uses.get(raw, 0) + 1
     for _ in range(5):  # then move single rules while that shrinks the union
         if not [i for i in order if _improve(i, options[i], chosen, uses, cost)]:
             break
@@ -118,21 +120,22 @@ def choose_gates(rules: Sequence[CompiledRule],
 
 
 def _improve(i: int, groups: list[tuple[Term, ...]], chosen: dict[int, tuple[Term, ...]],
-             uses: dict[Term, int], cost: Mapping[Term, float]) -> bool:
+             uses: dict[str, int], cost: Mapping[str, float]) -> bool:
     """Give rule `i` the group that most lowers the cost of the union; True if it moved."""
-    current = set(chosen[i])
-    freed = sum(cost[t] for t in current if uses[t] == 1)
+    current = {t.raw for t in chosen[i]}
+    freed = sum(cost[raw] for raw in current if uses[raw] == 1)
     best, gain = chosen[i], 0.0
     for g in groups:
-        added = sum(cost[t] for t in set(g) if uses.get(t, 0) - (t in current) == 0)
+        added = sum(cost[raw] for raw in {t.raw for t in g}
+                    if uses.get(raw, 0) - (raw in current) == 0)
         if freed - added > gain * (1 + 1e-9) and not math.isinf(added):
             best, gain = g, freed - added
     if best is chosen[i]:
         return False
-    for t in current:
-        uses[t] -= 1
-    for t in set(best):
-        uses[t] = uses.get(t, 0) + 1
+    for raw in current:
+        uses[raw] -= 1
+    for raw in {t.raw for t in best}:
+        uses[raw] = uses.get(raw, 0) + 1
     chosen[i] = best
     return True
 
@@ -172,7 +175,7 @@ class Prefilter:
 
     def __init__(self, gates: Sequence[tuple[Term, ...]] | None) -> None:
         self.enabled = gates is not None
-        terms = sorted({t for g in gates or () for t in g}, key=lambda t: t.raw)
+        terms = sorted({t.raw: t for g in gates or () for t in g}.values(), key=lambda t: t.raw)
         self.terms = len(terms)
         words = [t for t in terms if t.kind != "regex"]
         self.words = re.compile(r"(?<!\w)" + _trie(words)) if words else None

@@ -15,7 +15,7 @@ import pytest
 from bot.config import load_config
 from bot.models import Match, RuleHit, Severity
 from bot.rules import CompiledRule, compile_rule, evaluate, fold, match
-from bot.rules.engine import prefilter_for
+from bot.rules.engine import PREFILTER_AFTER, prefilter_for
 from bot.rules.literals import required
 from bot.rules.prefilter import Prefilter
 
@@ -48,6 +48,7 @@ def headline_texts() -> list[str]:
 
 def test_bundled_rules_fast_path_equals_full_evaluation() -> None:
     rules = bundled_rules()
+    assert prefilter_for(rules).enabled  # built now: every text below goes through it
     texts = headline_texts()
     texts += [e for r in rules for e in (*r.examples_match, *r.examples_no_match)]
     assert len(texts) > 3500
@@ -92,6 +93,7 @@ def _rules() -> list[CompiledRule]:
 ])
 def test_fast_path_on_edges(text: str) -> None:
     rules = _rules()
+    assert prefilter_for(rules).enabled
     for now in (None, datetime(2026, 1, 15, tzinfo=UTC), datetime(2026, 3, 1, tzinfo=UTC)):
         assert match(rules, text, now) == reference(rules, text, now)
 
@@ -105,10 +107,17 @@ def test_a_rule_without_terms_turns_the_prefilter_off() -> None:
 
 def test_a_changed_rule_list_gets_its_own_prefilter() -> None:
     rules = _rules()
-    assert match(rules, "weather report") is None  # builds this list's prefilter
+    prefilter_for(rules)
+    assert match(rules, "weather report") is None
     rules.append(compile_rule("late", tags=["f"], severity=Severity.LOW, any_terms=["weather"]))
     m = match(rules, "weather report")
     assert m is not None and m.rule_ids == ("late",)
+
+
+def test_a_rule_set_gets_its_prefilter_once_it_has_matched_enough() -> None:
+    rules = tuple(_rules())
+    texts = ["gallium ban", "weather report", "Smuggling case"] * (PREFILTER_AFTER // 3 + 2)
+    assert [match(rules, t) for t in texts] == [reference(rules, t) for t in texts]
 
 
 def test_prefilter_of_empty_gates_rejects_nothing_it_should_not() -> None:
