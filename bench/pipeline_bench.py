@@ -2,9 +2,10 @@
 
 Both run side by side in one process on the same feed bytes (the captured feeds in
 tests/fixtures/feeds), alternating rounds; the bot's side goes through the real
-`Poller.poll_all`, the one way the bot polls (adapter, exact dedup, rules of the bundled config, story engine, outbox,
-SQLite file in WAL), with a fresh state file per round so every item is new. Prints items/s
-for each and the ratio (target: the bot at >= 0.67x feedparser's items/s).
+`Poller.poll_all`, the one way the bot polls (adapter, exact dedup, rules of the bundled
+config, story engine, outbox, SQLite file in WAL), with a fresh state file per round so every
+item is new. Prints items/s for each and the ratio (target: the bot at >= 0.67x
+feedparser's items/s).
 
     python bench/pipeline_bench.py [--rounds 5]
 """
@@ -27,9 +28,9 @@ sys.path.insert(0, str(ROOT))
 
 from bot.clock import SYSTEM_CLOCK  # noqa: E402
 from bot.config import FeedSpec, load_config  # noqa: E402
+from bot.config.live import LiveConfig  # noqa: E402
 from bot.feeds.fetch import FetchResult, Validators  # noqa: E402
 from bot.feeds.response import Outcome  # noqa: E402
-from bot.config.live import LiveConfig  # noqa: E402
 from bot.metrics import Metrics  # noqa: E402
 from bot.poller import Poller  # noqa: E402
 from bot.store import Database  # noqa: E402
