@@ -128,7 +128,7 @@ class Sender:
     def _next(self) -> tuple[OutboxRow | None, float]:
         """The row to send next, and how long until its channel may take it."""
         with self.db.lock:
-            rows = outbox.pending(self.db.conn)
+            rows = outbox.heads(self.db.conn)
         now, mono = self.clock.now(), self.clock.monotonic()
         best: tuple[OutboxRow | None, float] = (None, float("inf"))
         heads: set[str] = set(self._unsettled or ())  # blocked behind an unsettled row

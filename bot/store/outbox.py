@@ -127,3 +127,16 @@ def adopt_threads(conn: sqlite3.Connection, winner: str, losers: tuple[str, ...]
         conn.execute(
             """UPDATE threads SET story_id = ? WHERE story_id = ? AND channel NOT IN
                (SELECT channel FROM threads WHERE story_id = ?)""", (winner, loser, winner))
+
+
+def heads(conn: sqlite3.Connection) -> list[tuple[OutboxRow, datetime]]:
+    """The oldest pending row of each channel (what `pending` lists first per channel), oldest
+    first: only a channel's oldest row may be sent, and decoding every waiting message each
+    time one is sent made draining a long outbox quadratic."""
+    rows = conn.execute(
+        """SELECT o.*, p.ts AS parent_ts, p.state AS parent_state FROM outbox o
+           LEFT JOIN threads t ON t.story_id = o.story_id AND t.channel = o.channel
+           LEFT JOIN outbox p ON p.id = t.outbox_id AND o.kind IN ('reply', 'update')
+           WHERE o.id IN (SELECT MIN(id) FROM outbox WHERE state = 'pending' GROUP BY channel)
+           ORDER BY o.id""").fetchall()
+    return [(_row(r, r["parent_ts"]), datetime.fromisoformat(r["next_attempt"])) for r in rows]
