@@ -57,7 +57,11 @@ def _title(rng: random.Random) -> str:
 
 
 def _chip_title(rng: random.Random) -> str:
-    return " ".join(rng.choice(part) for part in (ACTORS, ACTIONS, OBJECTS, DESTINATIONS))
+    """A chip-trade development; the made-up company keeps story dedup from folding every
+    one of them into a single thread."""
+    co = "".join(rng.choice("BCDFGHKLMNPRSTVZ") + rng.choice("aeiou") for _ in range(3))
+    parts = " ".join(rng.choice(part) for part in (ACTORS, ACTIONS, OBJECTS, DESTINATIONS))
+    return f"{parts} in blow to {co.capitalize()} Tech"
 
 
 @dataclass

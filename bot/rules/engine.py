@@ -175,11 +175,10 @@ def match(rules: Sequence[CompiledRule], text: str, now: datetime | None = None)
 
     Most texts contain no term that could make any rule fire: the rule set's prefilter
     rejects those in one search, and only the rest are evaluated rule by rule."""
-    folded = fold(text)
     gate = _warm_prefilter(rules)
-    if gate is not None and not gate.possible(folded):
+    if gate is not None and not gate.possible(fold(text)):
         return None
-    return match_all(rules, Doc(folded, folded=True), now)
+    return match_all(rules, Doc(text), now)
 
 
 def match_all(rules: Sequence[CompiledRule], doc: Doc,

@@ -29,8 +29,8 @@ class Doc:
 
     __slots__ = ("_sorted", "text", "words")
 
-    def __init__(self, text: str, *, folded: bool = False) -> None:
-        self.text = text if folded else fold(text)
+    def __init__(self, text: str) -> None:
+        self.text = fold(text)
         self.words = frozenset(_WORD_RE.findall(self.text))
         self._sorted: list[str] | None = None
 
@@ -56,7 +56,7 @@ class Term:
     prefix: str = ""
     exact: bool = False  # the word checks alone decide (a single word or prefix)
     flags: int = 0
-    parts: tuple[str, ...] = ()  # folded words of a word or prefix term, as the regex spells them
+    parts: tuple[str, ...] = ()  # a word or prefix term's words, folded (for the prefilter)
 
     @cached_property
     def pattern(self) -> re.Pattern[str]:
