@@ -99,11 +99,13 @@ class _Backend(httpcore.NetworkBackend):
 
 def deadline_transport(deadlines: Deadlines, limits: httpx.Limits) -> httpx.HTTPTransport:
     """httpx's own transport, its connection pool built on the deadline-clamping backend."""
-    transport = httpx.HTTPTransport(limits=limits)
+    # One TLS context for both (building one reads the CA bundle: tens of ms at start-up).
+    ssl_context = httpx.create_ssl_context()
+    transport = httpx.HTTPTransport(verify=ssl_context, limits=limits)
     # Why replace the pool: HTTPTransport takes no network backend, and the pool is where
     # httpcore accepts one; everything else (exception mapping, streaming) stays httpx's.
     transport._pool = httpcore.ConnectionPool(
-        ssl_context=httpx.create_ssl_context(),
+        ssl_context=ssl_context,
         max_connections=limits.max_connections,
         max_keepalive_connections=limits.max_keepalive_connections,
         keepalive_expiry=limits.keepalive_expiry,
