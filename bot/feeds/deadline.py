@@ -8,6 +8,7 @@ deadline, so no fetch outlives it, whatever the server does.
 
 from __future__ import annotations
 
+import ssl
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -97,10 +98,11 @@ class _Backend(httpcore.NetworkBackend):
         self.inner.sleep(seconds)
 
 
-def deadline_transport(deadlines: Deadlines, limits: httpx.Limits) -> httpx.HTTPTransport:
-    """httpx's own transport, its connection pool built on the deadline-clamping backend."""
-    # One TLS context for both (building one reads the CA bundle: tens of ms at start-up).
-    ssl_context = httpx.create_ssl_context()
+def deadline_transport(deadlines: Deadlines, limits: httpx.Limits,
+                       ssl_context: ssl.SSLContext | None = None) -> httpx.HTTPTransport:
+    """httpx's own transport, its connection pool built on the deadline-clamping backend.
+    Pass `ssl_context` to share one between transports (building one reads the CA bundle)."""
+    ssl_context = ssl_context or httpx.create_ssl_context()
     transport = httpx.HTTPTransport(verify=ssl_context, limits=limits)
     # Why replace the pool: HTTPTransport takes no network backend, and the pool is where
     # httpcore accepts one; everything else (exception mapping, streaming) stays httpx's.

@@ -7,7 +7,11 @@ feed's fault: every failure comes back as a FetchResult with outcome ERROR and a
 
 from __future__ import annotations
 
+import ssl
+import threading
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import format_datetime
@@ -23,6 +27,9 @@ from bot.feeds.deadline import Deadlines, deadline_transport
 from bot.feeds.response import Outcome, classify, max_age_seconds, retry_after
 from bot.models import FeedSpec
 
+DRAIN_MAX = 65536  # bytes of a non-feed answer read to keep its connection
+KEEP_ALIVE = 2  # idle connections an origin keeps between fetches
+MAX_ORIGINS = 256  # origins whose idle connections are kept (least recently used go first)
 USER_AGENT = f"chipwatch/{__version__} (+https://github.com/chipwatch/chipwatch; news alert bot)"
 
 
@@ -75,7 +82,13 @@ class _Deadline(Exception):
 
 
 class HttpFetcher:
-    """The real fetcher: one pooled httpx client (keep-alive) shared by all feeds."""
+    """The real fetcher: httpx with keep-alive, one small connection pool per origin.
+
+    Why per origin: a poll has dozens of fetches in flight, and httpcore's one shared pool
+    scans every waiting request against every connection whenever one finishes; small pools
+    (a host has at most `fetch.per_host` fetches in flight) keep that cheap. At most
+    `max_origins` idle origins keep their connections, so descriptors stay bounded.
+    """
 
     def __init__(
         self,
@@ -83,15 +96,28 @@ class HttpFetcher:
         limits: FetchLimits | None = None,
         transport: httpx.BaseTransport | None = None,
         max_connections: int = 64,
+        max_origins: int = MAX_ORIGINS,
     ) -> None:
         self.clock = clock
         self.limits = limits or FetchLimits()
         self.deadlines = Deadlines(clock)
+        self.max_connections, self.max_origins = max_connections, max_origins
+        self._transport = transport  # a test's transport serves every origin
+        self._ssl: ssl.SSLContext | None = None
+        self._origins: dict[str, _Origin] = {}  # least recently used first
+        self._lock = threading.Lock()
+
+    def _client(self) -> httpx.Client:
         read = min(self.limits.total_timeout, max(self.limits.connect_timeout, 5.0))
-        pool = httpx.Limits(max_connections=max_connections,
-                            max_keepalive_connections=max_connections)
-        self.client = httpx.Client(
-            transport=transport or deadline_transport(self.deadlines, pool),
+        pool = httpx.Limits(max_connections=self.max_connections,
+                            max_keepalive_connections=KEEP_ALIVE)
+        transport = self._transport
+        if transport is None:
+            if self._ssl is None:  # one CA bundle read, for the first origin
+                self._ssl = httpx.create_ssl_context()
+            transport = deadline_transport(self.deadlines, pool, self._ssl)
+        return httpx.Client(
+            transport=transport,
             timeout=httpx.Timeout(read, connect=self.limits.connect_timeout),
             follow_redirects=True,
             max_redirects=self.limits.max_redirects,
@@ -99,8 +125,30 @@ class HttpFetcher:
             limits=pool,
         )
 
+    @contextmanager
+    def _using(self, url: str) -> Iterator[httpx.Client]:
+        """The origin's client, counted busy while the block runs (only idle ones close)."""
+        parts = urlsplit(url)
+        key = "" if self._transport is not None else f"{parts.scheme}://{parts.netloc.lower()}"
+        with self._lock:
+            origin = self._origins.pop(key, None) or _Origin(self._client())
+            self._origins[key] = origin  # now the most recently used
+            origin.busy += 1
+            excess = len(self._origins) - self.max_origins
+            if excess > 0:
+                for k in [k for k, o in self._origins.items() if o.busy == 0][:excess]:
+                    self._origins.pop(k).client.close()
+        try:
+            yield origin.client
+        finally:
+            with self._lock:
+                origin.busy -= 1
+
     def close(self) -> None:
-        self.client.close()
+        with self._lock:
+            origins, self._origins = list(self._origins.values()), {}
+        for origin in origins:
+            origin.client.close()
 
     def fetch(self, feed: FeedSpec, validators: Validators) -> FetchResult:
         now = self.clock.now()
@@ -113,11 +161,13 @@ class HttpFetcher:
             headers["If-Modified-Since"] = validators.last_modified
         started = self.clock.monotonic()
         try:
-            with self.deadlines.within(self.limits.total_timeout) as deadline, \
-                    self.client.stream("GET", feed.url, headers=headers) as resp:
+            with self._using(feed.url) as client, \
+                    self.deadlines.within(self.limits.total_timeout) as deadline, \
+                    client.stream("GET", feed.url, headers=headers) as resp:
                 hdrs = {k.lower(): v for k, v in resp.headers.items()}
                 outcome = classify(resp.status_code)
                 if outcome is not Outcome.OK:
+                    _finish(resp)
                     return FetchResult(feed, outcome, now, resp.status_code, headers=hdrs,
                                        validators=validators, retry_after=_floor(hdrs, now),
                                        error=None if outcome is Outcome.NOT_MODIFIED
@@ -164,6 +214,25 @@ class HttpFetcher:
             if size + len(chunks[-1]) > cap:
                 raise _TooLarge
         return b"".join(chunks)
+
+
+@dataclass
+class _Origin:
+    client: httpx.Client
+    busy: int = 0
+
+
+def _finish(resp: httpx.Response) -> None:
+    """Read what is left of an answer that is not a feed (a 304 has nothing left) so its
+    connection goes back to the pool: closing a response mid-body closes its connection,
+    and then every feed of a host paid for a new one. A large error page is not read: its
+    connection is dropped instead."""
+    declared = resp.headers.get("content-length", "")
+    if resp.status_code != 304 and not (declared.isdigit() and int(declared) <= DRAIN_MAX):
+        return
+    # A failure here loses only the connection: the status already says what we need.
+    with suppress(httpx.HTTPError):
+        resp.read()
 
 
 def _floor(headers: dict[str, str], now: datetime) -> float | None:
