@@ -19,19 +19,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.slackstub import TOKEN, Failure, SlackStub
 from bot.clock import SYSTEM_CLOCK
 from bot.deliver import Sender
 from bot.slack.blocks import Message
 from bot.slack.notifier import SlackNotifier
 from bot.store import outbox
 from bot.store.db import Database
-from tests.support.fake_slack import TOKEN, FakeSlack, Fault
 
 
 def run(alerts: int, channels: int, interval: float, faults: bool) -> dict[str, float]:
     """Fill an outbox, drain it, and return the figures."""
     names = [f"#bench-{c}" for c in range(channels)]
-    with tempfile.TemporaryDirectory() as tmp, FakeSlack() as slack:
+    with tempfile.TemporaryDirectory() as tmp, SlackStub() as slack:
         db = Database.open(Path(tmp) / "bench.db")
         with db.tx() as conn:
             for i in range(alerts):
@@ -41,9 +41,9 @@ def run(alerts: int, channels: int, interval: float, faults: bool) -> dict[str, 
                                Message(f"alert {i}", [block]), SYSTEM_CLOCK.now(), str(i))
         if faults:
             for ch in names:
-                slack.state.faults.append(Fault(status=429, retry_after=1, channel=ch))
-                slack.state.faults.append(Fault(status=503, error="service_unavailable",
-                                                channel=ch))
+                slack.failures.append(Failure(status=429, retry_after=1, channel=ch))
+                slack.failures.append(Failure(status=503, error="service_unavailable",
+                                              channel=ch))
         sender = Sender(db, SlackNotifier(TOKEN, slack.base_url), SYSTEM_CLOCK, interval)
         started = SYSTEM_CLOCK.monotonic()
         sent = 0
@@ -54,10 +54,10 @@ def run(alerts: int, channels: int, interval: float, faults: bool) -> dict[str, 
                 break
         took = SYSTEM_CLOCK.monotonic() - started
         in_order = all(
-            [m["text"] for m in slack.state.top_level(ch)]
+            [m["text"] for m in slack.top_level(ch)]
             == [f"alert {i}" for i in range(alerts) if names[i % channels] == ch]
             for ch in names)
-        posts = sum(len(v) for v in slack.state.messages.values())
+        posts = sum(len(v) for v in slack.messages.values())
         db.close()
     per_channel = -(-alerts // channels)
     ideal = per_channel * interval

@@ -2,9 +2,9 @@
 
 `chipwatch run` (on schedule) polls every feed (10 items each, 50 ms server latency) each
 `interval` seconds; distinct headlines matching the bundled rules are added to random feeds
-2-5 s apart, and a watcher records when each one's first post reaches the fake Slack (the
-test suite's loopback Slack, driven by the real slack_sdk client). The interval is scaled
-down from 60 s to keep the bench short; the figure that does not scale with it is `p95 -
+2-5 s apart, and a watcher records when each one's first post reaches the fake Slack
+(bench/slackstub.py, driven by the real slack_sdk client). The interval is scaled down from
+60 s to keep the bench short; the figure that does not scale with it is `p95 -
 interval`.
 """
 
@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from bench.harness import PYTHON, ROOT, env, start_server, write_config
-from tests.support.fake_slack import TOKEN, FakeSlack
+from bench.slackstub import TOKEN, SlackStub
 
 TEMPLATES = (
     "China approves imports of Nvidia H200 chips for {co}",
@@ -45,25 +45,24 @@ def headline(rng: random.Random, n: int) -> str:
     return f"{text}, ref Q{n}X"
 
 
-def _watch(slack: FakeSlack, seen: dict[str, float], stop: threading.Event) -> None:
+def _watch(slack: SlackStub, seen: dict[str, float], stop: threading.Event) -> None:
     """Record when a post carrying each `ref Q<n>X` token first arrives."""
     done = 0
     while not stop.wait(0.02):
-        with slack.state.lock:
-            calls = slack.state.calls[done:]
+        with slack.lock:
+            calls = slack.calls[done:]
             done += len(calls)
-        now = time.time()
-        for method, args in calls:
+        for method, args, at in calls:
             text = str(args.get("text") or "")
             if method == "chat.postMessage" and " ref Q" in text:
                 token = text.split(" ref Q", 1)[1].split("X", 1)[0]
-                seen.setdefault(token, now)
+                seen.setdefault(token, at)
 
 
 def measure(interval: float, count: int, feeds: int, seed: int = 6) -> None:
     server = start_server(feeds, 10, 0.05)
     rng = random.Random(seed)
-    with FakeSlack() as slack, tempfile.TemporaryDirectory() as tmp:
+    with SlackStub() as slack, tempfile.TemporaryDirectory() as tmp:
         config = write_config(Path(tmp), server.urls, defaults={
             "interval": f"{interval:g}s", "max_age": "1d", "jitter": f"{interval / 20:g}s"},
             slack={"per_channel_interval": "1s"})
