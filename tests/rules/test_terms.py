@@ -8,6 +8,7 @@ import pytest
 
 from bot.models import Severity
 from bot.rules import compile_rule, compile_term, evaluate, fold, match
+from bot.rules.terms import Doc
 
 
 @pytest.mark.parametrize(
@@ -38,7 +39,37 @@ def test_term_matching(term: str, text: str, hit: bool) -> None:
     assert compile_term(term).search(fold(text)) is hit
 
 
-@pytest.mark.parametrize("bad", ["", "  ", "*", "ch*ip", "/(a+)+$/", "/[unclosed/"])
+@pytest.mark.parametrize(
+    ("term", "text", "hit"),
+    [
+        ("=Intel", "Intel to cut 15% of workforce", True),
+        ("=Intel", "BIS revokes Intel's licence", True),
+        ("=Intel", "Senators on intel panel demand documents", False),
+        ("=Intel", "INTEL SHARES FALL", False),
+        ("=Intel", "Intelsat launches satellite", False),
+        ("=NAND", "NAND flash prices rise", True),
+        ("=NAND", "Lisa Nandy says", False),
+        ("=NAND", "the shadow secretary, Lisa Nand", False),
+        ("=Chip Roy", "Rep. Chip Roy blasts bill", True),
+        ("=Chip Roy", "chip royalties", False),
+        ("=Micro*", "Microchip Technology and Micron", True),
+        ("=Micro*", "microchips in vaccines", False),
+        ("= Intel", "Intel Corp", True),
+    ],
+)
+def test_case_sensitive_terms(term: str, text: str, hit: bool) -> None:
+    t = compile_term(term)
+    assert t.cased and t.found(Doc(text)) is hit
+
+
+def test_case_sensitive_term_in_a_rule() -> None:
+    rules = [compile_rule("intel", tags=[], severity=Severity.LOW,
+                          all_groups=[["=Intel", "AMD"], ["export*"]])]
+    assert match(rules, "US curbs Intel exports to China") is not None
+    assert match(rules, "intel exports: what the spies say") is None
+
+
+@pytest.mark.parametrize("bad", ["", "  ", "*", "ch*ip", "/(a+)+$/", "/[unclosed/", "=", "=*"])
 def test_bad_terms_are_rejected(bad: str) -> None:
     with pytest.raises(ValueError):
         compile_term(bad)
