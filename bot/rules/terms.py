@@ -4,13 +4,14 @@ A plain term matches only as a whole word or phrase: `H20` does not match `H200`
 not match `chipotle`. Words of a phrase may be separated by spaces or hyphens. A trailing `*`
 makes a prefix (`chip*` matches `chips`, `chipmaker`). `/…/` is a regular expression. A leading
 `=` makes a word, phrase or prefix case-sensitive (`=Intel` matches the company, not "intel").
+A leading `title:` makes any term match in the headline only (the text's first line).
 """
 
 from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
 from typing import Literal
 
@@ -28,7 +29,7 @@ _WORD_RE = re.compile(r"\w+")
 class Doc:
     """A text prepared for matching: folded once, its words indexed for quick rejection."""
 
-    __slots__ = ("_sorted", "cased", "text", "words")
+    __slots__ = ("_sorted", "_title", "cased", "text", "words")
 
     def __init__(self, text: str) -> None:
         # `cased` keeps the letters' case for `=Term`s; `text` is what every other term sees.
@@ -36,6 +37,15 @@ class Doc:
         self.text = self.cased.casefold()
         self.words = frozenset(_WORD_RE.findall(self.text))
         self._sorted: list[str] | None = None
+        self._title: Doc | None = None
+
+    @property
+    def title(self) -> Doc:
+        """The headline alone: an item's text is its title, a newline, then its summary."""
+        if self._title is None:
+            head, newline, _ = self.cased.partition("\n")
+            self._title = Doc(head) if newline else self
+        return self._title
 
     def has_prefix(self, prefix: str) -> bool:
         if self._sorted is None:
@@ -60,6 +70,7 @@ class Term:
     exact: bool = False  # the word checks alone decide (a single word or prefix)
     flags: int = 0
     cased: bool = False  # `=Term`: the pattern runs on the text with its case kept
+    title: bool = False  # `title:term`: only the headline is searched
 
     @cached_property
     def pattern(self) -> re.Pattern[str]:
@@ -73,6 +84,8 @@ class Term:
 
     def found(self, doc: Doc) -> bool:
         """True when the term occurs in `doc`; the fast path for rule evaluation."""
+        if self.title:
+            doc = doc.title
         if self.kind == "regex":
             return self.search(doc.text)
         if any(w not in doc.words for w in self.words):
@@ -93,6 +106,12 @@ def compile_term(raw: str) -> Term:
     term = raw.strip()
     if not term:
         raise ValueError("empty term")
+    if term.startswith("title:"):
+        inner = compile_term(term[len("title:"):])
+        if inner.title:
+            return replace(inner, raw=raw)
+        # Not `exact`: a group's one-lookup word check reads the whole text's words.
+        return replace(inner, raw=raw, exact=False, title=True)
     if len(term) >= 2 and term.startswith("/") and term.endswith("/"):
         return Term(raw, "regex", _compile_regex(term[1:-1]).pattern, flags=re.IGNORECASE)
     cased = term.startswith("=")
