@@ -97,7 +97,9 @@ def test_title_scoped_list_in_a_rule() -> None:
     assert ev.all_hits == ("chip*", None)
 
 
-@pytest.mark.parametrize("bad", ["", "  ", "*", "ch*ip", "/(a+)+$/", "/[unclosed/", "=", "=*", "title:", "title:ch*ip"])
+@pytest.mark.parametrize(
+    "bad", ["", "  ", "*", "ch*ip", "/(a+)+$/", "/[unclosed/", "=", "=*", "title:", "title:ch*ip"]
+)
 def test_bad_terms_are_rejected(bad: str) -> None:
     with pytest.raises(ValueError):
         compile_term(bad)
