@@ -58,8 +58,9 @@ class StoryEngine:
         """How many stories are inside the window."""
         return len(self._stories)
 
-    def assign(self, item: StoryInput) -> Assignment:
-        """Put `item` into a story and say which; time comes only from `item.published`."""
+    def assign(self, item: StoryInput) -> Assignment | None:
+        """Put `item` into a story and say which; time comes only from `item.published`.
+        None: a follow-up found no story to follow and `follow_joins_only` is set."""
         self._advance(item.published)
         known = self._by_id.get(item.id)
         if known is not None:
@@ -76,8 +77,10 @@ class StoryEngine:
                 summary_scale=s.summary_scale, summary_words=s.summary_words,
             ),
         )
-        self._seq += 1
         chosen, merge_with = self._choose(member)
+        if chosen is None and member.follow and s.follow_joins_only:
+            return None
+        self._seq += 1
         is_new = chosen is None
         if chosen is None:
             # A story is named after its first item; a clash (an id reused) gets a suffix.

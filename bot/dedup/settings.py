@@ -43,6 +43,9 @@ class DedupSettings:
     follow_threshold: float = 0.1
     """The score at which a follow-up joins the best live story (below `join_threshold`:
     a follow-up names no new decision, so it belongs in some running thread)."""
+    follow_joins_only: bool = False
+    """A follow-up that finds no story to join starts none (the engine returns None): a
+    reaction or an analysis is never a development of its own."""
     members_kept: int = 12
     """Recent members per story that item-to-member similarity looks at."""
     query_tokens: int = 8
