@@ -281,3 +281,73 @@ def test_a_post_whose_answer_timed_out_is_looked_up_before_a_retry(
     assert _texts(fake_slack, "#a") == ["alert 0", "alert 1"]
     with db.lock:
         assert outbox.counts(db.conn) == {"sent": 2}
+
+
+def _parent(db: Database, clock: Clock, channel: str) -> None:
+    """A story's parent alert in `channel`."""
+    with db.tx() as conn:
+        parent = Message("parent", [{"type": "section",
+                                     "text": {"type": "mrkdwn", "text": "parent"}}])
+        row = outbox.enqueue(conn, f"alert|s1|{channel}", channel, "alert", parent, clock.now(),
+                             "s1", "i0")
+        assert row is not None
+        outbox.set_parent(conn, "s1", channel, row)
+
+
+def _replies_queued(db: Database, clock: Clock, channel: str, n: int) -> None:
+    """`n` later reports of the story, for the parent's thread."""
+    with db.tx() as conn:
+        for i in range(1, n + 1):
+            outbox.enqueue(conn, f"reply|i{i}|{channel}", channel, "reply",
+                           Message(f"reply {i}"), clock.now(), "s1", f"i{i}")
+
+
+def _replies(slack: FakeSlack, channel: str) -> list[str]:
+    parent, = slack.state.top_level(channel)
+    return [m["text"] for m in slack.state.replies(channel, parent["ts"])]
+
+
+def test_a_thread_reply_that_reached_slack_before_the_crash_is_not_repeated(
+    tmp_path: Path, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Slack's history holds no thread replies: a reply left in flight is looked up in its
+    thread (conversations.replies), else it would be posted twice."""
+    caplog.set_level(logging.INFO, logger="chipwatch")
+    clock = FakeClock(SYSTEM_CLOCK.now())
+    db, first = _sender(tmp_path, fake_slack, clock=clock)
+    _parent(db, clock, "#a")
+    assert first.drain(max_wait=0).sent == 1
+    _replies_queued(db, clock, "#a", 2)
+    with db.lock:
+        (reply, _), _ = outbox.pending(db.conn)
+    assert reply.thread_ts
+    with db.tx() as conn:
+        outbox.mark(conn, reply.id, "inflight", now=clock.now(), next_attempt=clock.now())
+    first.notifier.post(reply.channel, reply.message, reply.key, thread_ts=reply.thread_ts)
+    db.close()  # "killed" between Slack's ok and our commit
+
+    db, second = _sender(tmp_path, fake_slack, clock=clock)
+    second.recover()
+    second.drain(max_wait=0)
+    assert _replies(fake_slack, "#a") == ["reply 1", "reply 2"]
+    assert "outbox_recovered channel=#a key=reply|i1|#a" in caplog.text
+    with db.lock:
+        assert outbox.counts(db.conn) == {"sent": 3}
+    db.close()
+
+
+def test_a_thread_reply_whose_answer_timed_out_is_looked_up_in_its_thread(
+    tmp_path: Path, fake_slack: FakeSlack
+) -> None:
+    db = Database.open(tmp_path / "state.db")
+    sender = Sender(db, SlackNotifier(TOKEN, fake_slack.base_url, timeout=1), SYSTEM_CLOCK, 0.0)
+    _parent(db, SYSTEM_CLOCK, "#a")
+    assert sender.drain(max_wait=0).sent == 1
+    _replies_queued(db, SYSTEM_CLOCK, "#a", 1)
+    fake_slack.state.faults.append(Fault(method="chat.postMessage", slow_answer=2.5))
+    assert sender.drain(max_wait=0).failed == 1  # Slack took it; the answer came too late
+    while sender.drain(max_wait=5).sent:
+        pass
+    assert _replies(fake_slack, "#a") == ["reply 1"]
+    with db.lock:
+        assert outbox.counts(db.conn) == {"sent": 2}
