@@ -143,7 +143,7 @@ class Reloader:
         # Keyed by the last good and the bad content: posted once per bad edit, durably.
         key = f"notice|config|{self._good_hash[:12]}|{digest[:12]}"
         with self.app.db.tx() as conn:
-            queued = outbox.enqueue(conn, key, channel, "notice",
+            queued = outbox.enqueue(conn, key, channel, outbox.Kind.NOTICE,
                                     notice_message(self.path, problems), self.app.clock.now())
         if queued:
             self.app.wake.set()

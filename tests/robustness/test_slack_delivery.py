@@ -19,7 +19,7 @@ import pytest
 from bot.app import App
 from bot.clock import SYSTEM_CLOCK, Clock, FakeClock
 from bot.config import load_config
-from bot.deliver import Sender
+from bot.deliver import DrainReport, Sender
 from bot.feeds import HttpFetcher
 from bot.slack.blocks import Message
 from bot.slack.notifier import SlackNotifier
@@ -160,18 +160,54 @@ def test_permanent_errors_go_to_dead_letters_after_one_line(
         assert outbox.counts(db.conn) == {"dead": 3, "sent": 1}
 
 
-def test_invalid_auth_is_dead_lettered_and_the_token_never_shows(
+def test_a_refused_token_holds_every_row_and_says_so_once(
     tmp_path: Path, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """A wrong token is caught at start-up (auth.test): nothing is dead-lettered, every row
+    stays pending for when the token is fixed, one log line, and the token never shows."""
     caplog.set_level(logging.DEBUG)
     wrong = "xoxb-1234-wrong-T0KENVALUE"
     db, sender = _sender(tmp_path, fake_slack, token=wrong)
-    _enqueue(db, "#a", 2)
-    assert sender.drain(max_wait=2).dead == 2
+    _parent(db, SYSTEM_CLOCK, "#a")
+    _replies_queued(db, SYSTEM_CLOCK, "#a", 2)
+    _enqueue(db, "#b", 3)
+    sender.recover()
+    assert sender.halted == "invalid_auth"
+    for _ in range(3):
+        assert sender.drain(max_wait=2) == DrainReport()  # nothing at all
+    assert [m for m, _ in fake_slack.state.calls] == ["auth.test"]
     with db.lock:
-        errors = [r[0] for r in db.conn.execute("SELECT error FROM outbox")]
-    assert all("invalid_auth" in e for e in errors)
-    assert "T0KENVALUE" not in caplog.text + " ".join(errors)
+        rows = db.conn.execute("SELECT state, attempts FROM outbox").fetchall()
+    assert [tuple(r) for r in rows] == [("pending", 0)] * 6
+    refused = [r for r in caplog.records if "slack_token_refused" in r.getMessage()]
+    assert len(refused) == 1 and "pending=6" in refused[0].getMessage()
+    assert "T0KENVALUE" not in caplog.text
+
+
+def test_a_token_revoked_while_running_stops_sending_and_tells_ops_once(
+    tmp_path: Path, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="chipwatch")
+    db = Database.open(tmp_path / "state.db")
+    notices: list[str] = []
+    sender = Sender(db, SlackNotifier(TOKEN, fake_slack.base_url, timeout=5), SYSTEM_CLOCK, 0.0,
+                    on_halt=notices.append)
+    _enqueue(db, "#a", 2)
+    sender.recover()
+    assert sender.halted is None and sender.drain(max_wait=0).sent == 2
+    fake_slack.state.sticky.append(Fault(error="token_revoked"))
+    _enqueue(db, "#a", 5, start=2)
+    _enqueue(db, "#b", 5, start=7)
+    for _ in range(3):
+        report = sender.drain(max_wait=0)
+        assert report.dead == 0 and report.sent == 0
+    assert sender.halted == "token_revoked"
+    posts = [m for m, _ in fake_slack.state.calls if m == "chat.postMessage"]
+    assert len(posts) == 3  # two delivered, one refused; then nothing more was tried
+    with db.lock:
+        assert outbox.counts(db.conn) == {"sent": 2, "pending": 10}
+    assert len(notices) == 1 and "token_revoked" in notices[0] and "10 messages" in notices[0]
+    assert caplog.text.count("slack_token_refused") == 1
 
 
 def _closed_port() -> int:
@@ -213,9 +249,10 @@ def test_no_output_of_a_failing_run_contains_the_token(
     run = run_cli("--log-level", "debug", "run", "--once", "--config", str(config), env=env)
     out = run.stdout + run.stderr + (tmp_path / "state" / "chipwatch.db").read_bytes().decode(
         "latin-1")
-    assert run.returncode == 0, run.stderr
+    assert run.returncode == 1, run.stderr  # a run that could send nothing is no success
     assert "SECRETSECRET" not in out
-    assert "slack_dead_letter" in run.stderr and "invalid_auth" in run.stderr
+    assert run.stderr.count("slack_token_refused error=slack auth_test: invalid_auth") == 1
+    assert "slack_dead_letter" not in run.stderr
 
 
 def test_a_post_that_reached_slack_before_the_crash_is_not_repeated(

@@ -142,12 +142,12 @@ def _make_handler(state: SlackState) -> Callable[..., BaseHTTPRequestHandler]:
                     if isinstance(args.get(key), str):
                         args[key] = json.loads(args[key])
             args.update({k: v[0] for k, v in parse_qs(query).items()})  # GET methods
-            if self.headers.get("Authorization") != f"Bearer {TOKEN}":
-                return self._answer(200, {"ok": False, "error": "invalid_auth"})
             channel = args.get("channel")
             with state.lock:
                 state.calls.append((method, args))
                 state.times.append(time.monotonic())
+            if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+                return self._answer(200, {"ok": False, "error": "invalid_auth"})
             fault = _fault_for(state, method, channel)
             if fault:
                 time.sleep(fault.delay)
