@@ -58,6 +58,7 @@ def _post_times(slack: FakeSlack, channel: str) -> list[float]:
             if method == "chat.postMessage" and args.get("channel") == channel]
 
 
+@pytest.mark.slow  # real waits (timeouts, Retry-After, pacing) or a subprocess
 def test_each_channel_is_paced_and_kept_in_order(tmp_path: Path, fake_slack: FakeSlack) -> None:
     db, sender = _sender(tmp_path, fake_slack, interval=0.2)
     channels = ["#a", "#b", "#c", "#d"]
@@ -71,6 +72,7 @@ def test_each_channel_is_paced_and_kept_in_order(tmp_path: Path, fake_slack: Fak
         assert min(b - a for a, b in itertools.pairwise(times)) >= 0.15
 
 
+@pytest.mark.slow  # real waits (timeouts, Retry-After, pacing) or a subprocess
 def test_retry_after_is_honoured_for_that_channel_only(
     tmp_path: Path, fake_slack: FakeSlack
 ) -> None:
@@ -87,6 +89,7 @@ def test_retry_after_is_honoured_for_that_channel_only(
     assert max(_post_times(fake_slack, "#b")) < retries[0]  # #b went on meanwhile
 
 
+@pytest.mark.slow  # real waits (timeouts, Retry-After, pacing) or a subprocess
 def test_outage_backs_off_while_polling_goes_on_then_delivers_in_order(
     tmp_path: Path, fake_slack: FakeSlack, feed_server: FeedServer,
     caplog: pytest.LogCaptureFixture,
@@ -216,7 +219,8 @@ def _closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.mark.parametrize("trouble", ["unreachable", "server_errors", "timeout"])
+@pytest.mark.parametrize("trouble", [
+    "unreachable", "server_errors", pytest.param("timeout", marks=pytest.mark.slow)])
 def test_transient_failures_keep_the_token_out_of_logs_and_errors(
     tmp_path: Path, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture, trouble: str
 ) -> None:
@@ -239,6 +243,7 @@ def test_transient_failures_keep_the_token_out_of_logs_and_errors(
     assert TOKEN.split("-")[-1] not in caplog.text + error
 
 
+@pytest.mark.slow  # real waits (timeouts, Retry-After, pacing) or a subprocess
 def test_no_output_of_a_failing_run_contains_the_token(
     tmp_path: Path, fake_slack: FakeSlack, feed_server: FeedServer
 ) -> None:
@@ -303,6 +308,7 @@ def test_console_notifier_needs_no_recovery(tmp_path: Path) -> None:
     assert sender.drain(max_wait=0).sent == 2 and out.getvalue().count("alert") == 2
 
 
+@pytest.mark.slow  # real waits (timeouts, Retry-After, pacing) or a subprocess
 def test_a_post_whose_answer_timed_out_is_looked_up_before_a_retry(
     tmp_path: Path, fake_slack: FakeSlack
 ) -> None:
@@ -373,6 +379,7 @@ def test_a_thread_reply_that_reached_slack_before_the_crash_is_not_repeated(
     db.close()
 
 
+@pytest.mark.slow  # real waits (timeouts, Retry-After, pacing) or a subprocess
 def test_a_thread_reply_whose_answer_timed_out_is_looked_up_in_its_thread(
     tmp_path: Path, fake_slack: FakeSlack
 ) -> None:
