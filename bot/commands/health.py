@@ -45,13 +45,15 @@ def _healthz(listen: str) -> int:
 
 
 def health(args: argparse.Namespace) -> int:
-    from bot.app import heartbeat_age, metrics_listen
+    from bot.app import metrics_listen
+    from bot.clock import SYSTEM_CLOCK
+    from bot.runtime.heartbeat import file_age
 
     config = load(args, lint=False)
     listen = metrics_listen(config, os.environ)
     if listen:
         return _healthz(listen)
-    age = heartbeat_age(config)
+    age = file_age(config.settings.heartbeat_path, SYSTEM_CLOCK)
     if age is None or age.total_seconds() > args.max_age:
         print(f"unhealthy: last heartbeat {'never' if age is None else age} ago")
         return EXIT_FAIL

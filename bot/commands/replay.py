@@ -146,7 +146,7 @@ def replay(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"--since: {exc}")
         return EXIT_FAIL
-    state = Path(config.raw.state.path)
+    state = config.settings.state_path
     if not state.exists():
         print(f"no state file at {state}: nothing to replay (run the bot first)")
         return EXIT_FAIL
