@@ -9,6 +9,7 @@ from pathlib import Path
 from bot.app import App
 from bot.clock import FakeClock
 from bot.config import load_config
+from bot.config.live import LiveConfig
 from bot.feeds import HttpFetcher
 from bot.models import Item, Match, RuleHit, Severity
 from bot.slack.blocks import alert_message, reply_message
@@ -17,6 +18,7 @@ from bot.store.db import Database
 from tests.conftest import write_config
 from tests.support.feed_server import FeedServer
 from tests.support.hostile_server import rss
+from tests.support.util import poll
 
 NOW = datetime(2026, 1, 28, 12, 0, tzinfo=UTC)
 
@@ -56,10 +58,10 @@ def test_the_console_is_not_throttled_like_slack(tmp_path: Path, feed_server: Fe
                                       slack={"per_channel_interval": "1s"},
                                       dedup={"enabled": False}))
     out = io.StringIO()
-    app = App(config, Database.open(config.raw.state.path), HttpFetcher(clock),
+    app = App(LiveConfig(config), Database.open(config.settings.state_path), HttpFetcher(clock),
               ConsoleNotifier(out), clock)
     try:
-        report = app.poll(config.feeds[0], force=True)
+        report = poll(app, config.feeds[0], force=True)
         assert report is not None and report.alerts == 120
         assert app.sender.drain(max_wait=0).sent == 240  # two channels each, no waiting
         text = out.getvalue()

@@ -9,7 +9,6 @@ rows waiting out a backoff are made due now. The running bot (or the next `run`)
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from bot.clock import SYSTEM_CLOCK
@@ -32,7 +31,7 @@ def requeue(args: argparse.Namespace) -> int:
     from bot.store.db import Database
 
     config = load(args, lint=False)
-    path = Path(config.raw.state.path)
+    path = config.settings.state_path
     if not path.exists():
         print(f"no state file at {path}: nothing to requeue")
         return EXIT_FAIL

@@ -41,7 +41,7 @@ def test_dead_letters_are_sent_again_parent_before_reply(
     tmp_path: Path, fake_slack: FakeSlack, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config_path = write_config(tmp_path, FEEDS, slack_url=fake_slack.base_url)
-    state = load_config(config_path, lint=False).raw.state.path
+    state = load_config(config_path, lint=False).settings.state_path
     db = Database.open(state)
     sender = Sender(db, SlackNotifier(TOKEN, fake_slack.base_url, timeout=5), SYSTEM_CLOCK, 0.0)
     fake_slack.state.sticky.append(Fault(error="channel_not_found", channel="#new"))
