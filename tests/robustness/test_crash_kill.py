@@ -98,6 +98,17 @@ def _posted(slack: FakeSlack) -> tuple[set[tuple[str, str]], Counter[str], int]:
     return got, keys, replies
 
 
+def _undelivered(tmp_path: Path) -> int:
+    """Outbox rows not yet sent (the bot's state file, read beside it)."""
+    db = sqlite3.connect(f"file:{tmp_path / 'state' / 'chipwatch.db'}?mode=ro", uri=True)
+    try:
+        return int(db.execute("SELECT COUNT(*) FROM outbox WHERE state != 'sent'").fetchone()[0])
+    except sqlite3.Error:
+        return -1  # not there yet (or busy): not known to be empty
+    finally:
+        db.close()
+
+
 def _start(config: Path, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     full = {k: v for k, v in os.environ.items() if k not in ("SLACK_BOT_TOKEN", "SLACK_API_URL")}
     full.update(env, PYTHONPATH=str(REPO))
@@ -137,15 +148,21 @@ def test_sigkill_at_random_moments_loses_and_repeats_nothing(
             proc.wait(10)
         kills_took = SYSTEM_CLOCK.monotonic() - started
 
-        # The last life: runs until everything the feeds will ever hold is in Slack.
+        # The last life: runs until everything the feeds will ever hold is in Slack and the
+        # outbox has stayed empty for two polls (the mirrors' replies come after the alerts).
         want = _expected(feeds)
         proc = _start(config, env, log)
-        deadline = SYSTEM_CLOCK.monotonic() + 40
+        deadline = SYSTEM_CLOCK.monotonic() + 60
+        quiet_since: float | None = None
         while SYSTEM_CLOCK.monotonic() < deadline and proc.poll() is None:
-            if _posted(fake_slack)[0] >= want and all(f.visible() == PER_FEED
-                                                       for f in feeds + mirrors):
-                threading.Event().wait(1.5)  # one more poll and drain: nothing may follow
-                break
+            now = SYSTEM_CLOCK.monotonic()
+            if (_posted(fake_slack)[0] >= want and not _undelivered(tmp_path)
+                    and all(f.visible() == PER_FEED for f in feeds + mirrors)):
+                quiet_since = now if quiet_since is None else quiet_since
+                if now - quiet_since >= 2.5:
+                    break
+            else:
+                quiet_since = None
             threading.Event().wait(0.3)
         crashes += proc.poll() is not None
         proc.send_signal(signal.SIGTERM)
