@@ -173,14 +173,14 @@ def queue_alert(ctx: RunContext, c: Candidate, channel: str) -> None:
     conn = ctx.db.conn
     parent = outbox.parent(conn, c.story_id, channel)
     if parent is None:
-        row = outbox.enqueue(conn, f"alert|{c.story_id}|{channel}", channel, "alert",
+        row = outbox.enqueue(conn, f"alert|{c.story_id}|{channel}", channel, outbox.Kind.ALERT,
                              alert_message(c.item, c.match), ctx.now, c.story_id, c.item.id)
         if row is not None:
             outbox.set_parent(conn, c.story_id, channel, row)
         return
-    outbox.enqueue(conn, f"reply|{c.item.id}|{channel}", channel, "reply",
+    outbox.enqueue(conn, f"reply|{c.item.id}|{channel}", channel, outbox.Kind.REPLY,
                    reply_message(c.item), ctx.now, c.story_id, c.item.id)
-    outbox.enqueue(conn, f"update|{c.story_id}|{channel}|{c.sources}", channel, "update",
+    outbox.enqueue(conn, f"update|{c.story_id}|{channel}|{c.sources}", channel, outbox.Kind.UPDATE,
                    with_sources(parent.message, c.sources, c.item.published), ctx.now,
                    c.story_id, c.item.id)
 
