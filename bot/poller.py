@@ -117,6 +117,7 @@ class Poller:
         self.slots = HostSlots(fetch.per_host)
         self.parsers = ParsePool(fetch.parse_workers)
         self.on_alert: Callable[[], None] = lambda: None
+        self.buttons = False  # parent alerts get interactive buttons (Socket Mode is on)
 
     @property
     def config(self) -> Config:
@@ -151,7 +152,7 @@ class Poller:
         """Parse, then record the whole batch in one transaction (a savepoint per feed)."""
         now = self.clock.now()
         config = self.config
-        ready = [(RunContext(now, config, self.db, self.stories, f.feed), polled)
+        ready = [(RunContext(now, config, self.db, self.stories, f.feed, self.buttons), polled)
                  for f, polled in zip(batch, self._parse(batch), strict=True)]
         reports: list[tuple[PollReport, int]] = []
         with self.db.tx() as conn:
