@@ -11,6 +11,7 @@ from bot.slack.actions import Context, Result
 from bot.slack.blocks import escape
 from bot.slack.requests import Command
 from bot.store import actions, outbox
+from bot.text import visible
 
 MUTE_MAX_DAYS = 30
 USAGE = ("Usage: `/chipwatch explain HEADLINE` · `status` · `mute RULE DURATION` (admins) · "
@@ -24,7 +25,9 @@ def _code(text: str, limit: int = 2900) -> str:
 
 
 def escape_lines(text: str) -> str:
-    return "\n".join(escape(line) for line in text.splitlines())
+    """`& < >` escaped and invisible characters dropped, spacing and lines kept."""
+    text = visible(text).replace("&", "&amp;")
+    return text.replace("<", "&lt;").replace(">", "&gt;").replace("```", "ʼʼʼ")
 
 
 def command(conn: sqlite3.Connection, c: Command, ctx: Context) -> Result:
