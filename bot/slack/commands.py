@@ -27,7 +27,7 @@ def _code(text: str, limit: int = 2900) -> str:
 def escape_lines(text: str) -> str:
     """`& < >` escaped and invisible characters dropped, spacing and lines kept."""
     text = visible(text).replace("&", "&amp;")
-    return text.replace("<", "&lt;").replace(">", "&gt;").replace("```", "ʼʼʼ")
+    return text.replace("<", "&lt;").replace(">", "&gt;").replace("```", "` ` `")
 
 
 def command(conn: sqlite3.Connection, c: Command, ctx: Context) -> Result:

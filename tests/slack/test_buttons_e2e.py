@@ -3,10 +3,24 @@ Mode server, the fake Web API, the real state file."""
 
 from __future__ import annotations
 
-from bot.slack.buttons import MUTE_RULE, MUTE_STORY, NOT_RELEVANT
-from tests.slack.conftest import ADMIN, ENTITY, H200, MEMBER, USER, TwoWay
-from tests.support.fake_socket import button
+import json
+
+import pytest
+
+from bot.cli import main
+from bot.models import Item, Match, RuleHit, Severity
+from bot.slack.blocks import alert_message
+from bot.slack.buttons import (
+    MUTE_RULE,
+    MUTE_STORY,
+    NOT_RELEVANT,
+    mark_lines,
+    with_buttons,
+    with_marks,
+)
+from tests.slack.conftest import ADMIN, ENTITY, H200, MEMBER, NOW, USER, TwoWay
 from tests.support.fake_slack import validate_blocks
+from tests.support.fake_socket import button
 
 
 def _press(w: TwoWay, channel: str, action: str, user: str) -> tuple[str, float]:
@@ -90,3 +104,38 @@ def test_mute_rule_is_for_admins_only(two_way: TwoWay) -> None:
                   "WHERE i.title LIKE '%Alibaba%'") == []  # neither a parent nor a reply
     assert len(w.slack.state.top_level("#policy")) == 1  # the entity-list alert
     assert ADMIN  # listed admins need no lookup (see the command tests)
+
+
+def test_feedback_export_and_replay_show_the_marks(two_way: TwoWay,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    w = two_way
+    w.start({"wire-a": H200[:1]})
+    _press(w, "#chip-alerts", NOT_RELEVANT, USER)
+    config = str(w.tmp / "chipwatch.yaml")
+    w.stop()
+    assert main(["feedback", "export", "--config", config]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split("\t")[:3] == ["marked_at", "rules", "title"]
+    assert len(lines) == 2
+    row = lines[1].split("\t")
+    assert row[1] == "china-nvidia-imports" and row[2] == H200[0][0] and row[6] == USER
+
+    assert main(["replay", "--since", "3650d", "--config", config, "--json"]) == 0
+    stories = json.loads(capsys.readouterr().out)["stories"]
+    marked = [s for s in stories if s["marked_not_relevant_rules"]]
+    assert [s["marked_not_relevant_rules"] for s in marked] == [["china-nvidia-imports"]]
+
+
+def test_buttons_fit_block_kit_limits() -> None:
+    item = Item("i" * 5000, "f", "T" * 400, "https://x.example/" + "p" * 100, "s" * 5000,
+                NOW, NOW, "SRC")
+    m = Match((RuleHit("r", ("t",)),), frozenset({"a"}), Severity.HIGH)
+    for key in ("alert|short|#c", "alert|" + "k" * 3000 + "|#c"):
+        msg = with_marks(with_buttons(alert_message(item, m), key),
+                         mark_lines("U1AAAA", tuple(f"U{i}AAAA" for i in range(30)), "E"))
+        assert validate_blocks(msg.blocks) is None and len(msg.blocks) <= 50
+        for b in msg.blocks:
+            for e in b.get("elements", []):
+                assert len(e.get("action_id", "")) <= 255 and len(e.get("value", "")) <= 2000
+                assert len(e.get("text", "")) <= 3000
+    assert mark_lines("<!channel>", ("U1; <!here>",), None) == []  # only real user ids

@@ -11,6 +11,7 @@ and then closes, and the client must come back through `apps.connections.open`.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import itertools
 import json
@@ -69,10 +70,8 @@ class Conn:
         with self.lock:
             if self.open:
                 self.open = False
-                try:
+                with contextlib.suppress(OSError):
                     self.sock.sendall(frame(CLOSE, struct.pack("!H", 1000)))
-                except OSError:
-                    pass
                 self.sock.close()
 
 
@@ -198,10 +197,8 @@ class FakeSocketMode:
         for env in redeliver:  # never acked: Slack sends it again on the new socket
             conn.send_json({**env, "retry_attempt": env["retry_attempt"] + 1,
                             "retry_reason": "timeout"})
-        try:
+        with contextlib.suppress(OSError, ConnectionError):
             self._read(conn)
-        except (OSError, ConnectionError):
-            pass
         conn.open = False
 
     def _read(self, conn: Conn) -> None:
