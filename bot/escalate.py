@@ -107,7 +107,7 @@ class Escalator:
                     continue
             msg = message(escalate, sources, item, link, sent[0][0] if sent else None)
             with self.db.tx() as conn:
-                outbox.enqueue(conn, f"escalate|{story}", escalate.channel, "notice", msg,
+                outbox.enqueue(conn, f"escalate|{story}", escalate.channel, outbox.Kind.NOTICE, msg,
                                self.clock.now(), story)
                 actions.escalation_queued(conn, story, self.clock.now())
             queued += 1

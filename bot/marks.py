@@ -49,6 +49,6 @@ def refresh_parent(conn: sqlite3.Connection, story_id: str, channel: str, reason
         return False
     if not even_if_muted and actions.story_muted(conn, story_id, channel):
         return False
-    outbox.enqueue(conn, f"marks|{story_id}|{channel}|{reason}", channel, "update",
+    outbox.enqueue(conn, f"marks|{story_id}|{channel}|{reason}", channel, outbox.Kind.UPDATE,
                    apply_marks(conn, base, story_id, channel, escalate), now, story_id)
     return True

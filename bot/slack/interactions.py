@@ -146,7 +146,7 @@ class Interactions:
             actions.finish_action(conn, action_id, result.outcome, result.reply)
             ops = config.settings.ops_channel
             if result.audit and ops:
-                outbox_store.enqueue(conn, f"audit|{action_id}", ops, "notice",
+                outbox_store.enqueue(conn, f"audit|{action_id}", ops, outbox_store.Kind.NOTICE,
                                      _audit(result), now)
         log.info("slack_action kind=%s user=%s outcome=%s target=%s envelope=%s", request.kind,
                  request.user, result.outcome, result.target, envelope_id)

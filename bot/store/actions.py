@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from bot.slack.blocks import Message
@@ -79,9 +79,7 @@ def parent_by_message(conn: sqlite3.Connection, channel_id: str, ts: str) -> Out
         (channel_id, ts)).fetchone()
     if r is None:
         return None
-    row = _row(r)
-    return OutboxRow(row.id, row.key, row.channel, row.kind, r["live_story"], row.item_id,
-                     row.message, row.attempts, row.created, row.ts, row.channel_id)
+    return replace(_row(r), story_id=r["live_story"])
 
 
 def latest_message(conn: sqlite3.Connection, story_id: str, channel: str) -> Message | None:

@@ -112,7 +112,10 @@ MIGRATIONS: list[Migration] = [
         PRIMARY KEY (feed, kind)
     );
     """,
-    # 5: Slack both ways: actions taken from Slack (one row per envelope, so a redelivery
+    # 5: a row whose last send failed without a clear answer may be in Slack already: the
+    # sender looks it up by its key before sending it again
+    "ALTER TABLE outbox ADD COLUMN maybe_sent INTEGER NOT NULL DEFAULT 0;",
+    # 6: Slack both ways: actions taken from Slack (one row per envelope, so a redelivery
     # is applied once), story and rule mutes, Not-relevant marks, escalations
     """
     CREATE TABLE slack_actions (
