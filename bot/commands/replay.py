@@ -59,6 +59,7 @@ class Story:
     would: set[str] = field(default_factory=set)
     would_rules: set[str] = field(default_factory=set)
     severity: str = ""
+    marked_rules: set[str] = field(default_factory=set)  # rules behind Not-relevant marks
 
     @property
     def change(self) -> str:
@@ -105,7 +106,19 @@ def replay_items(config: Config, rules_config: Config, db: Database,
         story.would |= {r.channel for r in routes}
         story.would_rules |= set(m.rule_ids)
         story.severity = max(story.severity, m.severity.label, key=_rank)
+    _marks(conn, stories)
     return [s for s in stories.values() if s.change != "none"]
+
+
+def _marks(conn: sqlite3.Connection, stories: dict[str, Story]) -> None:
+    """Attach the rules that Not-relevant marks from Slack came from to their stories."""
+    if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'feedback'").fetchone():
+        return
+    for item_story, rules in conn.execute(
+            "SELECT COALESCE(i.story_id, f.item_id), f.rules FROM feedback f "
+            "LEFT JOIN items i ON i.id = f.item_id"):
+        if item_story in stories:
+            stories[item_story].marked_rules |= set(json.loads(rules))
 
 
 def _rank(label: str) -> int:
@@ -134,6 +147,8 @@ def render(stories: list[Story], header: str) -> str:
                 detail += f" · rules: {', '.join(sorted(s.would_rules))}"
             if kind == "unchanged" and s.actual and s.actual != s.would:
                 detail += f" · channels were {', '.join(sorted(s.actual))}"
+            if s.marked_rules:
+                detail += f" · marked not relevant (rules: {', '.join(sorted(s.marked_rules))})"
             lines.append(detail)
     return "\n".join(lines)
 
@@ -162,7 +177,9 @@ def replay(args: argparse.Namespace) -> int:
                                        "items": s.items, "severity": s.severity or None,
                                        "would_channels": sorted(s.would),
                                        "actual_channels": sorted(s.actual),
-                                       "rules": sorted(s.would_rules)} for s in stories]},
+                                       "rules": sorted(s.would_rules),
+                                       "marked_not_relevant_rules": sorted(s.marked_rules)}
+                                      for s in stories]},
                          indent=2, ensure_ascii=False))
     else:
         print(render(stories, f"replay of items fetched since {since:%Y-%m-%d %H:%M} UTC "

@@ -6,7 +6,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 SeverityName = Literal["info", "low", "medium", "high", "critical"]
 
@@ -96,6 +96,39 @@ class SlackConfig(_Strict):
     api_url: str | None = None
     timeout: Duration = timedelta(seconds=15)
     per_channel_interval: Duration = timedelta(seconds=1)
+    # Who may take admin actions from Slack (Mute rule, /chipwatch mute|unmute): user ids
+    # (U…, W…) and user-group ids (S…). Empty: nobody.
+    admins: list[str] = []
+
+    @field_validator("admins")
+    @classmethod
+    def _ids(cls, value: list[str]) -> list[str]:
+        for v in value:
+            if not SLACK_ID_RE.match(v):
+                raise ValueError(f"{v!r} is not a Slack user id (U…/W…) or user-group id (S…)")
+        return value
+
+
+SLACK_ID_RE = re.compile(r"^[UWS][A-Z0-9]{2,20}$")
+MENTION_RE = re.compile(r"^(here|channel|[UWS][A-Z0-9]{2,20})$")
+
+
+class EscalateConfig(_Strict):
+    """Escalation by velocity: a story reported by `sources` distinct outlets within
+    `within` is posted once, top-level, to `channel`, linking its alert."""
+
+    sources: int = Field(ge=2, le=1000)
+    within: Duration
+    channel: str = Field(min_length=1)
+    severity: SeverityName | None = None  # raise the story's shown severity to this
+    mention: str | None = None  # here | channel | a user id | a user-group id
+
+    @field_validator("mention")
+    @classmethod
+    def _mention(cls, value: str | None) -> str | None:
+        if value is not None and not MENTION_RE.match(value):
+            raise ValueError("expected here, channel, a user id (U…) or a user-group id (S…)")
+        return value
 
 
 class StateConfig(_Strict):
@@ -167,3 +200,4 @@ class ChipwatchConfig(_Strict):
     metrics: MetricsConfig = MetricsConfig()
     feed_health: FeedHealthConfig = FeedHealthConfig()
     ops_channel: str | None = None
+    escalate: EscalateConfig | None = None
