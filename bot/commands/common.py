@@ -18,6 +18,14 @@ def add_command(sub: Any, name: str, help_: str) -> argparse.ArgumentParser:
     return p
 
 
+def validated(args: argparse.Namespace) -> Config:
+    """The config after the one validation `check` and reload also apply (`bot.config.
+    validate`), its warnings attached; raises ConfigError listing every error."""
+    from bot.config.validate import validate
+
+    return validate(resolve_path(args.config)).config_or_raise()
+
+
 def load(args: argparse.Namespace, *, lint: bool = True) -> Config:
     """The config named by --config / $CHIPWATCH_CONFIG / the default; raises ConfigError.
     `lint=False` skips warnings and rule examples (errors are always checked)."""

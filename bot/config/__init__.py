@@ -2,13 +2,15 @@
 
 from bot.config.compile import Config, FeedSpec, load_config
 from bot.config.load import DEFAULT_PATH, resolve_path
-from bot.config.schema import ChipwatchConfig, parse_duration
+from bot.config.duration import format_duration, parse_duration
+from bot.config.schema import ChipwatchConfig
 
 __all__ = [
     "DEFAULT_PATH",
     "ChipwatchConfig",
     "Config",
     "FeedSpec",
+    "format_duration",
     "load_config",
     "parse_duration",
     "resolve_path",

@@ -71,12 +71,13 @@ def test_bundled_config_loads_and_relative_feeds_resolve() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "seconds"), [("90s", 90), ("10m", 600), ("24h", 86400), ("7d", 604800), (30, 30)])
-def test_durations(text: str | int, seconds: int) -> None:
+    ("text", "seconds"), [("90s", 90), ("10m", 600), ("24h", 86400), ("7d", 604800), ("500ms", 0.5),
+                            (" 2w ", 1209600)])
+def test_durations(text: str, seconds: float) -> None:
     assert parse_duration(text) == timedelta(seconds=seconds)
 
 
-@pytest.mark.parametrize("bad", ["10 minutes", "-5m", "m", True])
+@pytest.mark.parametrize("bad", ["10 minutes", "-5m", "m", True, 30, 7.5, "7", "", None])
 def test_bad_durations(bad: object) -> None:
     with pytest.raises(ValueError):
         parse_duration(bad)
