@@ -10,9 +10,19 @@ from bot.config import Config, load_config, resolve_path
 EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 2
 
 
+def add_global_options(p: argparse.ArgumentParser, *, defaults: bool = True) -> None:
+    """--log-level and --log-format: on the main parser with their defaults, and again on
+    each command without them (`chipwatch run --log-level debug` then overrides)."""
+    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
+                   default="info" if defaults else argparse.SUPPRESS)
+    p.add_argument("--log-format", choices=["human", "json"],
+                   default="human" if defaults else argparse.SUPPRESS)
+
+
 def add_command(sub: Any, name: str, help_: str) -> argparse.ArgumentParser:
-    """A subparser with the shared --config option."""
+    """A subparser with the shared --config option (and the global options)."""
     p: argparse.ArgumentParser = sub.add_parser(name, help=help_, description=help_)
+    add_global_options(p, defaults=False)
     p.add_argument("--config", help="config file (default: $CHIPWATCH_CONFIG, "
                                     "else config/chipwatch.yaml)")
     return p

@@ -6,8 +6,8 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 from ipaddress import ip_address
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -19,7 +19,6 @@ from bot.models import Severity
 from bot.route import Route
 from bot.rules.engine import CompiledRule, compile_rule, expand
 from bot.rules.terms import compile_term
-
 
 # Polling someone else's server more often than this is rude and rarely useful; local files
 # and loopback servers (development, tests) may be polled every second.
@@ -63,15 +62,17 @@ def load_config(path: Path | str, *, lint: bool = True) -> Config:
 
 
 def compile_config(raw: ChipwatchConfig, path: Path, located: Located, *,
-                   lint: bool = True) -> Config:
-    """Check and compile an already validated model (`located` maps fields to lines)."""
+                   lint: bool = True, strict_routes: bool = True) -> Config:
+    """Check and compile an already validated model (`located` maps fields to lines).
+    `strict_routes=False` makes a route naming a tag or rule no rule has a warning (a
+    replay candidate with fewer rules under the running config's routes)."""
     from bot.config.lint import lint as lint_config
     from bot.config.lint import run_examples
 
     problems: list[Problem] = []
     feeds = _feeds(raw, path, located, problems)
     rules = _rules(raw, located, problems)
-    routes = _routes(raw, located, problems)
+    routes = _routes(raw, located, problems, strict_routes)
     errors = [p for p in problems if p.level == "error"]
     if errors:
         raise ConfigError(sorted(errors, key=lambda p: p.line or 0))
@@ -231,20 +232,23 @@ def _compile(r: RuleConfig, lists: dict[str, list[str]]) -> CompiledRule:
 _AT_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
-def _routes(raw: ChipwatchConfig, at: Located, out: list[Problem]) -> tuple[Route, ...]:
+def _routes(raw: ChipwatchConfig, at: Located, out: list[Problem],
+            strict: bool = True) -> tuple[Route, ...]:
     # From every rule in the file, compiled or not: a broken rule is reported once, by
     # itself, not again by each route that names its tags.
     known_tags = {t for r in raw.rules for t in r.tags}
     known_rules = {r.id for r in raw.rules}
+    level = "error" if strict else "warning"
     routes = []
     for i, r in enumerate(raw.routes):
         loc = ("routes", i)
         for j, tag in enumerate(r.tags):
             if tag not in known_tags:
-                out.append(at.problem((*loc, "tags", j), f"no rule carries tag {tag!r}"))
+                out.append(at.problem((*loc, "tags", j), f"no rule carries tag {tag!r}",
+                                      level))
         for j, rid in enumerate(r.rules):
             if rid not in known_rules:
-                out.append(at.problem((*loc, "rules", j), f"unknown rule id {rid!r}"))
+                out.append(at.problem((*loc, "rules", j), f"unknown rule id {rid!r}", level))
         if r.mode == "digest" and not (r.every or r.at):
             out.append(at.problem((*loc, "mode"), "a digest route needs `every` or `at`"))
         if r.at is not None and not _AT_RE.match(r.at):

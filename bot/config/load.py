@@ -70,6 +70,21 @@ class Located:
         return Problem(self.file, self.line_of(loc), format_loc(loc), message, level)
 
 
+class Overlay(Located):
+    """Two files merged key by key (a replay candidate over the running config): a field
+    under one of `keys` is located in `top`'s file, any other in `base`'s."""
+
+    def __init__(self, top: Located, base: Located, keys: set[str]) -> None:
+        super().__init__(top.file, top.lines)
+        self.base = base
+        self.keys = keys
+
+    def problem(self, loc: Loc, message: str, level: str = "error") -> Problem:
+        if loc and loc[0] not in self.keys:
+            return self.base.problem(loc, message, level)
+        return super().problem(loc, message, level)
+
+
 def _clean_loc(loc: tuple[Any, ...], lines: dict[Loc, int]) -> Loc:
     """Drop pydantic's union-branch markers (`list[str]`, `str`…) that are not in the file."""
     out: list[str | int] = []

@@ -76,7 +76,7 @@ def test_replay_candidate_rules_shows_new_and_dropped(stored: Path, tmp_path: Pa
     dropped = out[out.index("DROPPED ("):out.index("UNCHANGED (")]
     unchanged = out[out.index("UNCHANGED ("):]
     assert "+ [low] Chipotle adds a new chicken bowl" in new and "#chip-firehose" in new
-    assert "- US adds 12 Chinese firms to entity list" in dropped
+    assert "- [critical] US adds 12 Chinese firms to entity list" in dropped
     assert "China approves first imports" in unchanged
     assert "would alert: " in out and "new 1 · dropped 1" in out
     assert _files_digest(state) == before
