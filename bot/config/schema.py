@@ -14,7 +14,8 @@ SeverityName = Literal["info", "low", "medium", "high", "critical"]
 
 def _positive(span: timedelta) -> timedelta:
     if span <= timedelta(0):
-        raise ValueError("an interval must be longer than 0s (the minimum is 30s)")
+        raise ValueError("a poll interval must be longer than 0s (at least 30s for a feed on "
+                         "another machine)")
     return span
 
 
