@@ -17,20 +17,16 @@ import logging
 import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.models import Item, Match, Severity
-from bot.route import Route
+from bot.route import Route, RouteMode
 from bot.slack.blocks import SEVERITY_EMOJI, Message, cut, escape, safe_link
 from bot.store import outbox
 from bot.store.db import Database
 
-if TYPE_CHECKING:
-    from bot.app import App
-
 log = logging.getLogger("chipwatch.digest")
-TICK_SECONDS = 30  # how often the scheduler looks for closed periods
 MAX_STORIES = 40  # per message: Block Kit allows 50 blocks
 _REF = date(2000, 1, 3)  # a Monday: the anchor multi-day periods count from
 _DAY = timedelta(days=1)
@@ -118,7 +114,7 @@ def flush(db: Database, routes: Sequence[Route], now: datetime) -> int:
     schedule: dict[str, Route] = {}
     rt: Route | None
     for r in routes:
-        if r.mode == "digest":
+        if r.mode == RouteMode.DIGEST:
             schedule.setdefault(r.channel, r)
     queued = 0
     with db.tx() as conn:
@@ -144,9 +140,3 @@ def flush(db: Database, routes: Sequence[Route], now: datetime) -> int:
                      _iso(end))
             queued += 1
     return queued
-
-
-def tick(app: App) -> None:
-    """Scheduler job: queue closed periods' digests and wake the sender."""
-    if flush(app.db, app.config.routes, app.clock.now()):
-        app.wake.set()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import IntEnum
 
 
@@ -63,3 +63,15 @@ class Match:
     @property
     def rule_ids(self) -> tuple[str, ...]:
         return tuple(h.rule_id for h in self.hits)
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    """One feed as the poller needs it; `url` is absolute (http(s) or file://)."""
+
+    name: str
+    url: str
+    interval: timedelta
+    max_age: timedelta
+    jitter: timedelta
+    source: str

@@ -1,11 +1,12 @@
 """One poll of one feed as a pipeline of small stages.
 
-    fetch ─▶ parse ─▶ fresh ─▶ match ─▶ story ─▶ route ─▶ record ─▶ (sender drains outbox)
+    (poller: fetch ─▶ parse) ─▶ fresh ─▶ match ─▶ story ─▶ route ─▶ record ─▶ (sender)
 
 Every stage has the same signature, `(ctx, list) -> list`, and the run stops at the first
 empty list. Stages are pure but for `fresh`, `story` and `record`, which read and write the
 store inside the one transaction that also moves the feed's validators: an item is recorded
 as seen in the same commit that queues its messages, so nothing is lost or sent twice.
+`run`, `replay` and `backtest` all drive these stages; only where items come from differs.
 """
 
 from __future__ import annotations
@@ -14,15 +15,16 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any, Protocol
 
-from bot.config.compile import Config, FeedSpec
+from bot.config.compile import Config
 from bot.digest import add_entry as add_digest_entry
-from bot.feeds.fetch import Fetcher, FetchResult
-from bot.feeds.parsepool import Parsed, parse_result
+from bot.feeds.fetch import FetchResult
+from bot.feeds.parsepool import Parsed
 from bot.feeds.response import Outcome, next_delay
-from bot.models import Item, Match
-from bot.route import Route, route
+from bot.models import FeedSpec, Item, Match
+from bot.route import Route, RouteMode, route
 from bot.rules.engine import match
 from bot.slack.blocks import alert_message, reply_message, with_sources
 from bot.store import feeds as feed_store
@@ -60,7 +62,17 @@ class RunContext:
     db: Database
     stories: Stories
     feed: FeedSpec
-    error: str | None = None
+
+
+class Status(StrEnum):
+    """What became of an item (stored in `items.status`)."""
+
+    NEW = "new"
+    NOMATCH = "nomatch"  # no rule fired
+    OLD = "old"  # a rule fired, but the item is older than the feed's max_age
+    CHURN = "churn"  # recorded without alerts: the feed re-issued all its ids at once
+    UNROUTED = "unrouted"  # a rule fired, no route took it
+    ALERT = "alert"
 
 
 @dataclass(frozen=True)
@@ -68,7 +80,7 @@ class Candidate:
     """An item on its way through the stages, with what each stage decided."""
 
     item: Item
-    status: str = "new"  # nomatch | old | churn | unrouted | alert
+    status: Status = Status.NEW
     match: Match | None = None
     story_id: str | None = None
     sources: int = 1
@@ -78,18 +90,6 @@ class Candidate:
 Stage = Callable[[RunContext, list[Any]], list[Any]]
 
 
-def parse(ctx: RunContext, results: list[FetchResult]) -> list[Item]:
-    """Feed bytes → items; a document that is not a feed sets the run's error."""
-    out: list[Item] = []
-    for res in results:
-        if res.outcome is not Outcome.OK:
-            continue
-        parsed = parse_result(res)
-        ctx.error = parsed.problem or ctx.error
-        out.extend(parsed.items)
-    return out
-
-
 def fresh(ctx: RunContext, items: list[Item]) -> list[Candidate]:
     """Exact dedup against everything seen (id, normalized link, same-feed title)."""
     new = item_store.unseen(ctx.db.conn, items, ctx.now)
@@ -97,7 +97,7 @@ def fresh(ctx: RunContext, items: list[Item]) -> list[Candidate]:
     if churn:
         log.warning("feed_churn feed=%s items=%d action=recorded_without_alerts",
                     ctx.feed.name, len(new))
-    return [Candidate(it, "churn" if churn else "new") for it in new]
+    return [Candidate(it, Status.CHURN if churn else Status.NEW) for it in new]
 
 
 def _watched_closely(ctx: RunContext) -> bool:
@@ -117,11 +117,12 @@ def match_rules(ctx: RunContext, cands: list[Candidate]) -> list[Candidate]:
     oldest = ctx.now - ctx.feed.max_age
     out = []
     for c in cands:
-        if c.status != "new":
+        if c.status is not Status.NEW:
             out.append(c)
             continue
         m = match(ctx.config.rules, c.item.text, ctx.now)
-        status = "nomatch" if m is None else ("old" if c.item.published < oldest else "alert")
+        status = (Status.NOMATCH if m is None
+                  else Status.OLD if c.item.published < oldest else Status.ALERT)
         out.append(replace(c, match=m, status=status))
     return out
 
@@ -130,7 +131,7 @@ def assign_stories(ctx: RunContext, cands: list[Candidate]) -> list[Candidate]:
     """Fold alerting items into stories: the first is new, later ones follow up."""
     out = []
     for c in cands:
-        if c.status == "alert":
+        if c.status is Status.ALERT:
             story, sources = ctx.stories.assign(c.item)
             c = replace(c, story_id=story, sources=sources)
         out.append(c)
@@ -141,9 +142,9 @@ def route_alerts(ctx: RunContext, cands: list[Candidate]) -> list[Candidate]:
     """Pick each alert's channels."""
     out = []
     for c in cands:
-        if c.status == "alert" and c.match is not None:
+        if c.status is Status.ALERT and c.match is not None:
             routes = route(ctx.config.routes, c.match)
-            c = replace(c, routes=routes, status="alert" if routes else "unrouted")
+            c = replace(c, routes=routes, status=Status.ALERT if routes else Status.UNROUTED)
         out.append(c)
     return out
 
@@ -154,7 +155,7 @@ def record(ctx: RunContext, cands: list[Candidate]) -> list[Candidate]:
     for c in cands:
         item_store.insert(conn, c.item, c.match, c.status, c.story_id)
         for r in c.routes:
-            if r.mode == "digest" and c.match is not None:
+            if r.mode == RouteMode.DIGEST and c.match is not None:
                 add_digest_entry(conn, r.channel, c.item, c.match, c.story_id, ctx.now)
             else:
                 queue_alert(ctx, c, r.channel)
@@ -207,33 +208,48 @@ class PollReport:
     alerted: tuple[tuple[str, str], ...] = ()
 
 
-def prepare(ctx: RunContext, result: FetchResult, parsed: Parsed | None = None) -> list[Item]:
-    """Parse a fetch result into items (or take them `parsed` already, e.g. by a worker),
-    outside any transaction; sets the run's error.
+@dataclass(frozen=True)
+class Fetched:
+    """A fetch waiting to be processed, with the error count its feed had before it."""
 
-    Kept apart from `finish` so a poller can parse while others fetch and only hold the
-    database for the writes."""
-    ctx.error = result.error if result.outcome not in (Outcome.OK, Outcome.NOT_MODIFIED) else None
-    if parsed is None:
-        return parse(ctx, [result])
-    ctx.error = parsed.problem or ctx.error
-    return parsed.items
+    feed: FeedSpec
+    errors: int
+    result: FetchResult
+    started: float
 
 
-def finish(ctx: RunContext, errors_before: int, result: FetchResult,
-           items: list[Item]) -> PollReport:
+@dataclass(frozen=True)
+class Polled:
+    """A fetch and its parsed items: the input of `finish`."""
+
+    fetched: Fetched
+    parsed: Parsed
+
+    @property
+    def error(self) -> str | None:
+        """Why this poll failed: the fetch's error, else a document that is not a feed."""
+        res = self.fetched.result
+        if res.outcome not in (Outcome.OK, Outcome.NOT_MODIFIED):
+            return res.error
+        return self.parsed.problem
+
+
+def finish(ctx: RunContext, polled: Polled) -> PollReport:
     """Match, route and record the items and the fetch, in the caller's transaction, so
     items, their outbox rows and the feed's validators move together."""
-    errors = errors_before + 1 if ctx.error else 0
+    result, error = polled.fetched.result, polled.error
+    errors = polled.fetched.errors + 1 if error else 0
     delay = next_delay(ctx.feed.interval, errors,
-                       ctx.config.raw.fetch.backoff_max, result.retry_after)
+                       ctx.config.settings.fetch.backoff_max, result.retry_after)
+    items = polled.parsed.items
     cands = run_stages(ctx, items, ITEM_STAGES)
-    feed_store.record_fetch(ctx.db.conn, result, ctx.now + delay, len(cands), ctx.error)
-    alerted = tuple((rule, r.channel) for c in cands if c.status == "alert" and c.match
+    feed_store.record_fetch(ctx.db.conn, result, ctx.now + delay, len(cands), error)
+    alerts = [c for c in cands if c.status is Status.ALERT]
+    alerted = tuple((rule, r.channel) for c in alerts if c.match
                     for r in c.routes for rule in c.match.rule_ids)
-    return PollReport(ctx.feed.name, result.outcome, len(items), len(cands),
-                      sum(1 for c in cands if c.status == "alert"), ctx.error, ctx.now + delay,
-                      str(result.status or result.outcome.value), alerted)
+    return PollReport(ctx.feed.name, result.outcome, len(items), len(cands), len(alerts),
+                      error, ctx.now + delay, str(result.status or result.outcome.value),
+                      alerted)
 
 
 def log_report(report: PollReport, errors: int) -> None:
@@ -248,15 +264,3 @@ def log_report(report: PollReport, errors: int) -> None:
     else:
         log.info("feed_polled feed=%s outcome=%s items=%d new=%d alerts=%d", report.feed,
                  report.outcome.value, report.items, report.new, report.alerts)
-
-
-def poll_feed(ctx: RunContext, fetcher: Fetcher) -> PollReport:
-    """Fetch, parse, match, route and record one feed; never raises for the feed's fault."""
-    with ctx.db.lock:
-        state = feed_store.load_state(ctx.db.conn, ctx.feed.name)
-    result = fetcher.fetch(ctx.feed, state.validators)
-    items = prepare(ctx, result)
-    with ctx.db.tx():
-        report = finish(ctx, state.errors, result, items)
-    log_report(report, state.errors + 1 if report.error else 0)
-    return report

@@ -17,20 +17,29 @@ import queue
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
 from bot import health
 from bot.clock import Clock
-from bot.config.compile import Config, FeedSpec
+from bot.config.compile import Config
+from bot.config.live import LiveConfig
 from bot.feeds.fetch import Fetcher, FetchResult
-from bot.feeds.parsepool import Parsed, ParsePool
+from bot.feeds.parsepool import Parsed, ParsePool, parse_result
 from bot.feeds.response import Outcome
 from bot.metrics import Metrics
-from bot.pipeline import PollReport, RunContext, Stories, finish, log_report, prepare
+from bot.models import FeedSpec
+from bot.pipeline import (
+    Fetched,
+    Polled,
+    PollReport,
+    RunContext,
+    Stories,
+    finish,
+    log_report,
+)
 from bot.store import feeds as feed_store
 from bot.store.db import Database
 from bot.store.feeds import FeedState
@@ -77,16 +86,6 @@ class HostSlots:
             yield
 
 
-@dataclass(frozen=True)
-class Fetched:
-    """A fetch waiting to be processed, with the error count it started from."""
-
-    feed: FeedSpec
-    errors: int
-    result: FetchResult
-    started: float
-
-
 def by_host_in_turn(todo: list[tuple[FeedSpec, FeedState]]) -> list[tuple[FeedSpec, FeedState]]:
     """Feeds reordered to take hosts in turn: a run of feeds from one publisher would fill
     every fetch thread with waits for that host's few slots while other hosts sit idle."""
@@ -110,17 +109,30 @@ def is_due(feed: FeedSpec, state: FeedState, now: datetime) -> bool:
 class Poller:
     """Fetches feeds concurrently and records them in batches."""
 
-    def __init__(self, config: Config, db: Database, fetcher: Fetcher, clock: Clock,
+    def __init__(self, live: LiveConfig, db: Database, fetcher: Fetcher, clock: Clock,
                  stories: Stories, metrics: Metrics) -> None:
-        self.config, self.db, self.fetcher, self.clock = config, db, fetcher, clock
+        self.live, self.db, self.fetcher, self.clock = live, db, fetcher, clock
         self.stories, self.metrics = stories, metrics
-        self.slots = HostSlots(config.raw.fetch.per_host)
-        self.parsers = ParsePool(config.raw.fetch.parse_workers)
+        fetch = live.current.settings.fetch
+        self.slots = HostSlots(fetch.per_host)
+        self.parsers = ParsePool(fetch.parse_workers)
         self.on_alert: Callable[[], None] = lambda: None
+
+    @property
+    def config(self) -> Config:
+        """The running config (a reload swaps it for every holder at once)."""
+        return self.live.current
 
     def state(self, feed: FeedSpec) -> FeedState:
         with self.db.lock:
             return feed_store.load_state(self.db.conn, feed.name)
+
+    def fetch_if_due(self, feed: FeedSpec) -> Fetched | None:
+        """The scheduler's half of a poll: fetch one feed if it is due (None if not)."""
+        state = self.state(feed)
+        if state.gone or not is_due(feed, state, self.clock.now()):
+            return None
+        return self.fetch(feed, state)
 
     def fetch(self, feed: FeedSpec, state: FeedState) -> Fetched:
         """Fetch one feed within its host's limit; never raises."""
@@ -138,19 +150,16 @@ class Poller:
     def process(self, batch: Sequence[Fetched]) -> list[PollReport]:
         """Parse, then record the whole batch in one transaction (a savepoint per feed)."""
         now = self.clock.now()
-        ready = []
-        for f, parsed in zip(batch, self._parse(batch), strict=True):
-            ctx = RunContext(now, self.config, self.db, self.stories, f.feed)
-            try:
-                ready.append((ctx, f, prepare(ctx, f.result, parsed)))
-            except Exception:
-                log.exception("parse_crashed feed=%s", f.feed.name)
+        config = self.config
+        ready = [(RunContext(now, config, self.db, self.stories, f.feed), polled)
+                 for f, polled in zip(batch, self._parse(batch), strict=True)]
         reports: list[tuple[PollReport, int]] = []
         with self.db.tx() as conn:
-            for ctx, f, items in ready:
+            for ctx, polled in ready:
+                f = polled.fetched
                 conn.execute("SAVEPOINT feed")
                 try:
-                    report = finish(ctx, f.errors, f.result, items)
+                    report = finish(ctx, polled)
                 except Exception:
                     conn.execute("ROLLBACK TO feed")
                     log.exception("poll_failed feed=%s", f.feed.name)
@@ -168,25 +177,33 @@ class Poller:
             self.on_alert()
         return [r for r, _ in reports]
 
-    def _parse(self, batch: Sequence[Fetched]) -> list[Parsed | None]:
-        """Parse a batch's bodies in the worker pool when there are several (None: parse
-        inline later, as for a single body or a failure)."""
-        bodies = [f.result for f in batch if f.result.outcome is Outcome.OK]
-        if len(bodies) < 2:
-            return [None] * len(batch)
-        self.parsers.warm()
-        jobs = [(f.result, self.parsers.submit(f.result)) if f.result.outcome is Outcome.OK
+    def _parse(self, batch: Sequence[Fetched]) -> list[Polled]:
+        """Parse a batch's bodies: in the worker pool when there are several and it runs,
+        else in this process. A body that crashes the parser yields no items and the error."""
+        bodies = sum(1 for f in batch if f.result.outcome is Outcome.OK)
+        if bodies > 1:
+            self.parsers.warm()
+        jobs = [self.parsers.submit(f.result) if bodies > 1 and f.result.outcome is Outcome.OK
                 else None for f in batch]
-        return [None if job is None else self.parsers.result(job[1], job[0]) for job in jobs]
+        return [Polled(f, self._parsed(f, job)) for f, job in zip(batch, jobs, strict=True)]
+
+    def _parsed(self, f: Fetched, job: Future[Parsed] | None) -> Parsed:
+        if f.result.outcome is not Outcome.OK:
+            return Parsed([], None)
+        try:
+            return self.parsers.result(job, f.result) if job else parse_result(f.result)
+        except Exception as exc:  # a parser bug costs this feed's poll, never the batch
+            log.exception("parse_crashed feed=%s", f.feed.name)
+            return Parsed([], f"parser crashed: {type(exc).__name__}")
 
     def _health(self, conn: sqlite3.Connection, feeds: list[str],
                 now: datetime) -> list[health.Notice]:
         """Open or close feed health notices, in their own savepoint of the batch."""
-        raw = self.config.raw
+        settings = self.config.settings
         conn.execute("SAVEPOINT health")
         try:
-            notices = health.evaluate(conn, feeds, now, raw.feed_health)
-            health.apply(conn, notices, now, raw.ops_channel)
+            notices = health.evaluate(conn, feeds, now, settings.feed_health)
+            health.apply(conn, notices, now, settings.ops_channel)
         except Exception:
             conn.execute("ROLLBACK TO health")
             log.exception("feed_health_failed feeds=%d", len(feeds))
@@ -221,7 +238,7 @@ class Poller:
             self.parsers.warm()  # workers boot while the first fetches are in flight
         done: queue.SimpleQueue[Fetched] = queue.SimpleQueue()
         reports: list[PollReport] = []
-        workers = max(1, min(self.config.raw.fetch.concurrency, len(todo)))
+        workers = max(1, min(self.config.settings.fetch.concurrency, len(todo)))
 
         def fetch(feed: FeedSpec, state: FeedState) -> None:
             done.put(self.fetch(feed, state))
@@ -238,34 +255,3 @@ class Poller:
                  len(reports), sum(r.new for r in reports), sum(r.alerts for r in reports),
                  sum(1 for r in reports if r.error), self.clock.monotonic() - started)
         return reports
-
-
-class Processor:
-    """The long-running side: scheduler threads `submit` fetches, one thread records them."""
-
-    def __init__(self, poller: Poller) -> None:
-        self.poller = poller
-        self.queue: queue.SimpleQueue[Fetched] = queue.SimpleQueue()
-        self.thread = threading.Thread(target=self._loop, name="processor", daemon=True)
-        self.stop = threading.Event()
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def submit(self, fetched: Fetched) -> None:
-        self.queue.put(fetched)
-
-    def close(self, timeout: float = 30.0) -> None:
-        """Record what was already fetched, then stop."""
-        self.stop.set()
-        self.thread.join(timeout)
-
-    def _loop(self) -> None:
-        while not (self.stop.is_set() and self.queue.empty()):
-            batch = take_batch(self.queue, BATCH_MAX, self.poller.clock, first_wait=0.5)
-            if not batch:
-                continue
-            try:
-                self.poller.process(batch)
-            except Exception:  # the processor must outlive any one batch
-                log.exception("batch_failed feeds=%d", len(batch))

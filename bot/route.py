@@ -5,8 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from enum import StrEnum
 
 from bot.models import Match, Severity
+
+
+class RouteMode(StrEnum):
+    """How a route delivers: each alert at once, or collected into a periodic digest."""
+
+    IMMEDIATE = "immediate"
+    DIGEST = "digest"
 
 
 @dataclass(frozen=True)
@@ -18,7 +26,7 @@ class Route:
     rules: frozenset[str] = frozenset()
     min_severity: Severity = Severity.INFO
     cont: bool = False
-    mode: str = "immediate"
+    mode: RouteMode = RouteMode.IMMEDIATE
     every: timedelta | None = None
     at: str | None = None
     timezone: str = "UTC"

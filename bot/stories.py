@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import replace
 
-from bot.config.schema import DedupConfig
 from bot.dedup import DedupSettings, SqliteStoryStore, StoryEngine, StoryInput
 from bot.models import Item
 from bot.pipeline import OwnStory, Stories
 from bot.store import outbox
-
-
-def dedup_settings(config: DedupConfig) -> DedupSettings:
-    """The engine's settings: its defaults, overridden by what the config sets."""
-    return replace(DedupSettings(), window=config.window, join_threshold=config.join_threshold,
-                   merge_threshold=config.merge_threshold, near_duplicate=config.near_duplicate)
 
 
 class EngineStories:
@@ -34,8 +26,8 @@ class EngineStories:
         return got.story_id, got.sources
 
 
-def make_stories(config: DedupConfig, conn: sqlite3.Connection) -> Stories:
-    """Story dedup as configured; with `enabled: false` every item is its own story."""
-    if not config.enabled:
+def make_stories(settings: DedupSettings | None, conn: sqlite3.Connection) -> Stories:
+    """Story dedup as configured; with dedup off (None) every item is its own story."""
+    if settings is None:
         return OwnStory()
-    return EngineStories(StoryEngine(dedup_settings(config), SqliteStoryStore(conn)), conn)
+    return EngineStories(StoryEngine(settings, SqliteStoryStore(conn)), conn)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from tests.conftest import REPO, run_cli
@@ -9,8 +10,14 @@ from tests.conftest import REPO, run_cli
 FOUNDING = "China approves first imports of Nvidia's H200 AI chips, sources say"
 
 
+def _bundled(tmp_path: Path) -> str:
+    """A copy of the bundled config folder: its state lands in tmp_path/state, not the repo."""
+    shutil.copytree(REPO / "config", tmp_path / "config")
+    return str(tmp_path / "config" / "chipwatch.yaml")
+
+
 def test_run_once_on_the_defaults_prints_the_h200_alert_and_nothing_else(tmp_path: Path) -> None:
-    config = str(REPO / "config" / "chipwatch.yaml")
+    config = _bundled(tmp_path)
     first = run_cli("run", "--once", "--config", config, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     blocks = [b for b in first.stdout.split("\n\n") if b.strip()]
@@ -20,12 +27,17 @@ def test_run_once_on_the_defaults_prints_the_h200_alert_and_nothing_else(tmp_pat
     assert blocks[1:] == ["     … also to #chip-firehose"]  # one alert, two channels
     assert "alerts=1" in first.stderr and (tmp_path / "state" / "chipwatch.db").exists()
 
-    second = run_cli("run", "--once", "--config", config, cwd=tmp_path)
+    # From another working directory: the same state file (it sits beside the config), so
+    # nothing is posted again.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    second = run_cli("run", "--once", "--config", config, cwd=elsewhere)
     assert second.returncode == 0 and second.stdout == ""  # never a repeat
+    assert not (elsewhere / "state").exists()
 
 
 def test_dry_run_prints_but_remembers_nothing(tmp_path: Path) -> None:
-    config = str(REPO / "config" / "chipwatch.yaml")
+    config = _bundled(tmp_path)
     for _ in range(2):
         dry = run_cli("run", "--once", "--dry-run", "--config", config, cwd=tmp_path)
         assert dry.returncode == 0 and FOUNDING in dry.stdout

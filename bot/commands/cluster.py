@@ -40,10 +40,10 @@ class _Skips(io.StringIO):
 
 
 def cluster(args: argparse.Namespace) -> int:
-    from bot.dedup import run_cluster
-    from bot.stories import dedup_settings
+    from bot.dedup import DedupSettings, run_cluster
 
-    settings = dedup_settings(load(args, lint=False).raw.dedup)
+    # `cluster` shows what the engine does, so it runs even where the config turns it off.
+    settings = load(args, lint=False).settings.dedup or DedupSettings()
     skips = _Skips(sys.stderr)
     status = run_cluster(sys.stdin, sys.stdout, settings, skips,
                          final=not args.on_arrival)

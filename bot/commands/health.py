@@ -47,13 +47,15 @@ def _healthz(listen: str) -> int:
 
 
 def health(args: argparse.Namespace) -> int:
-    from bot.app import heartbeat_age, metrics_listen
+    from bot.app import metrics_listen
+    from bot.clock import SYSTEM_CLOCK
+    from bot.runtime.heartbeat import file_age
 
     config = load(args, lint=False)
     listen = metrics_listen(config, os.environ)
     if listen:
         return _healthz(listen)
-    age = heartbeat_age(config)
+    age = file_age(config.settings.heartbeat_path, SYSTEM_CLOCK)
     if age is None:
         print("unhealthy: no heartbeat (the bot is not running, or has not started yet)")
         return EXIT_FAIL

@@ -171,7 +171,7 @@ def replay(args: argparse.Namespace) -> int:
     for w in rules_config.warnings if args.rules else ():
         print(w, file=sys.stderr)
     window: timedelta = args.since
-    state = Path(config.raw.state.path)
+    state = config.settings.state_path
     if not state.exists():
         print(f"no state file at {state}: nothing to replay (run the bot first)")
         return EXIT_FAIL

@@ -90,12 +90,12 @@ def _stories(conn: sqlite3.Connection, window: timedelta, tables: set[str]) -> d
 
 def gather(config: Config, now: datetime) -> dict[str, Any]:
     """Everything `status` shows, as plain data; raises sqlite3.Error if unreadable."""
-    conn = _open(config.raw.state.path)
+    conn = _open(str(config.settings.state_path))
     try:
         tables = _tables(conn)
         if "feeds" not in tables:
             raise sqlite3.OperationalError("no chipwatch tables (has the bot run yet?)")
-        return {"now": now.isoformat(timespec="seconds"), "state": config.raw.state.path,
+        return {"now": now.isoformat(timespec="seconds"), "state": str(config.settings.state_path),
                 "feeds": _feeds(conn, config, now, tables), "outbox": _outbox(conn),
                 "stories": _stories(conn, config.raw.dedup.window, tables)}
     finally:
@@ -123,8 +123,9 @@ def render(data: dict[str, Any], now: datetime) -> str:
                      str(f["items"]), str(f["errors"]), ago(f["next_due"], now), backoff,
                      ",".join(f["notices"]) or "-"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
-             for r in rows]
+    lines = [f"state: {data['state']} (read only)", ""]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+              for r in rows]
     ob = data["outbox"]
     lines += ["", f"outbox: pending={ob['pending']} inflight={ob['inflight']} sent={ob['sent']} "
               f"dead={ob['dead']} oldest_pending={ago(ob['oldest_pending'], now)}"]
@@ -139,13 +140,14 @@ def render(data: dict[str, Any], now: datetime) -> str:
 def status(args: argparse.Namespace, clock: Clock = SYSTEM_CLOCK) -> int:
     config = load(args, lint=False)
     now = clock.now()
-    if not Path(config.raw.state.path).exists():
-        print(f"no state file at {config.raw.state.path} (the bot has not run yet)")
+    state = config.settings.state_path
+    if not state.exists():
+        print(f"no state file at {state} (the bot has not run yet)")
         return EXIT_FAIL
     try:
         data = gather(config, now)
     except sqlite3.Error as exc:
-        print(f"cannot read state file {config.raw.state.path}: {exc}")
+        print(f"cannot read state file {state}: {exc}")
         return EXIT_FAIL
     print(json.dumps(data, indent=2) if args.json else render(data, now))
     return EXIT_OK

@@ -14,9 +14,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from bot.config.duration import format_duration
 from bot.config.load import Located, read_config
 from bot.config.schema import ChipwatchConfig, RuleConfig
+from bot.config.settings import Settings, compile_settings
 from bot.errors import ConfigError, Problem
-from bot.models import Severity
-from bot.route import Route
+from bot.models import FeedSpec, Severity
+from bot.route import Route, RouteMode
 from bot.rules.engine import CompiledRule, compile_rule, expand
 from bot.rules.terms import compile_term
 
@@ -27,26 +28,16 @@ MIN_LOCAL_INTERVAL = timedelta(seconds=1)
 
 
 @dataclass(frozen=True)
-class FeedSpec:
-    """One feed as the poller needs it; `url` is absolute (http(s) or file://)."""
-
-    name: str
-    url: str
-    interval: timedelta
-    max_age: timedelta
-    jitter: timedelta
-    source: str
-
-
-@dataclass(frozen=True)
 class Config:
-    """A loaded, checked config: the raw model plus its compiled feeds, rules and routes."""
+    """A loaded, checked config: the raw model (for operator tools that show the file) plus
+    everything the runtime uses, compiled: feeds, rules, routes and settings."""
 
     path: Path
     raw: ChipwatchConfig
     feeds: tuple[FeedSpec, ...]
     rules: tuple[CompiledRule, ...]
     routes: tuple[Route, ...]
+    settings: Settings
     warnings: tuple[Problem, ...] = ()
     # Rule `examples` that did not hold: warnings for `run`, errors for `check`.
     example_failures: tuple[Problem, ...] = ()
@@ -80,7 +71,8 @@ def compile_config(raw: ChipwatchConfig, path: Path, located: Located, *,
         problems.extend(lint_config(raw, rules, routes, located))
     warnings = tuple(p for p in problems if p.level != "error")
     examples = tuple(run_examples(rules, located)) if lint else ()
-    return Config(path, raw, feeds, tuple(rules), routes, warnings, examples, located)
+    return Config(path, raw, feeds, tuple(rules), routes, compile_settings(raw, path), warnings,
+                  examples, located)
 
 
 def feed_url(url: str, base: Path) -> str:
@@ -260,6 +252,6 @@ def _routes(raw: ChipwatchConfig, at: Located, out: list[Problem],
         except (ZoneInfoNotFoundError, ValueError):
             out.append(at.problem((*loc, "timezone"), f"unknown time zone {r.timezone!r}"))
         routes.append(Route(r.channel, frozenset(r.tags), frozenset(r.rules),
-                            Severity.parse(r.min_severity), r.continue_, r.mode, r.every, r.at,
-                            r.timezone))
+                            Severity.parse(r.min_severity), r.continue_, RouteMode(r.mode),
+                            r.every, r.at, r.timezone))
     return tuple(routes)

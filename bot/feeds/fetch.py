@@ -19,9 +19,9 @@ import httpx
 
 from bot import __version__
 from bot.clock import Clock
-from bot.config.compile import FeedSpec
 from bot.feeds.deadline import Deadlines, deadline_transport
 from bot.feeds.response import Outcome, classify, max_age_seconds, retry_after
+from bot.models import FeedSpec
 
 USER_AGENT = f"chipwatch/{__version__} (+https://github.com/chipwatch/chipwatch; news alert bot)"
 

@@ -11,9 +11,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.app import App
 from bot.clock import FakeClock
-from bot.config import load_config
+from bot.config import Config, load_config
 from bot.digest import flush
-from bot.reload import Reloader
+from bot.runtime.loop import reschedule
+from bot.runtime.reload import Reloader
 from bot.store import outbox
 from tests.conftest import FEEDS, write_config
 
@@ -31,7 +32,11 @@ def app(tmp_path: Path) -> Iterator[App]:
 def _reloader(app: App) -> tuple[Reloader, BackgroundScheduler]:
     # Not started and not installed: no threads, no SIGHUP handler in the test process.
     scheduler = BackgroundScheduler(timezone="UTC")
-    return Reloader(app, scheduler), scheduler
+
+    def on_swap(old: Config, new: Config) -> None:
+        reschedule(scheduler, lambda feed: None, old, new, app)
+
+    return Reloader(app.live, app.db, app.clock, app.wake, on_swap), scheduler
 
 
 def _notices(app: App) -> list[str]:

@@ -14,6 +14,7 @@ import pytest
 from bot.app import App
 from bot.clock import SYSTEM_CLOCK, FakeClock
 from bot.config import load_config
+from bot.config.live import LiveConfig
 from bot.feeds import HttpFetcher
 from bot.pipeline import PollReport
 from bot.slack.notifier import ConsoleNotifier
@@ -22,6 +23,7 @@ from bot.store.db import Database
 from tests.conftest import write_config
 from tests.support.feed_server import FeedServer
 from tests.support.hostile_server import rss
+from tests.support.util import poll
 
 N = 12
 
@@ -38,7 +40,8 @@ def app(tmp_path: Path, feed_server: FeedServer) -> Iterator[App]:
     url = feed_server.serve("/f.rss", rss(_items()))
     config = load_config(write_config(tmp_path, [{"name": "f", "url": url}],
                                       dedup={"enabled": False}))
-    app = App(config, Database.open(config.raw.state.path), HttpFetcher(SYSTEM_CLOCK),
+    app = App(LiveConfig(config), Database.open(config.settings.state_path),
+              HttpFetcher(SYSTEM_CLOCK),
               ConsoleNotifier(io.StringIO()))
     yield app
     app.close()
@@ -46,7 +49,7 @@ def app(tmp_path: Path, feed_server: FeedServer) -> Iterator[App]:
 
 def _poll(app: App, server: FeedServer, items: list[dict[str, str]]) -> PollReport:
     server.serve("/f.rss", rss(items))
-    report = app.poll(app.config.feeds[0], force=True)
+    report = poll(app, app.config.feeds[0], force=True)
     assert report is not None and report.error is None
     return report
 
@@ -103,7 +106,7 @@ def test_a_feed_fully_turned_over_while_the_bot_was_down_still_alerts(
     url = feed_server.serve("/f.rss", rss(_items()))
     config = load_config(write_config(tmp_path, [{"name": "f", "url": url}],
                                       dedup={"enabled": False}))
-    app = App(config, Database.open(config.raw.state.path), HttpFetcher(clock),
+    app = App(LiveConfig(config), Database.open(config.settings.state_path), HttpFetcher(clock),
               ConsoleNotifier(io.StringIO()), clock)
     try:
         assert _poll(app, feed_server, _items()).alerts == N

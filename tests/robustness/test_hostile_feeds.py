@@ -18,9 +18,10 @@ from typing import Any
 
 import pytest
 
-from bot.app import App, fetch_limits
+from bot.app import App
 from bot.clock import SYSTEM_CLOCK
 from bot.config import load_config
+from bot.config.live import LiveConfig
 from bot.feeds import HttpFetcher, Outcome
 from bot.slack.notifier import ConsoleNotifier
 from bot.store import feeds as feed_store
@@ -29,6 +30,7 @@ from tests.conftest import write_config
 from tests.robustness.conftest import FIGURES as ROBUST_FIGURES
 from tests.support import hostile_server as hs
 from tests.support.feed_server import FeedServer
+from tests.support.util import poll
 
 DEADLINE = 2.0
 SLACK = 4.0  # generous: two shared cores, other suites running
@@ -105,8 +107,8 @@ def app(server: FeedServer, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     path = write_config(tmp, feeds, fetch={"total_timeout": f"{DEADLINE:g}s",
                                           "connect_timeout": "1s"})
     config = load_config(path)
-    db = Database.open(config.raw.state.path)
-    app = App(config, db, HttpFetcher(SYSTEM_CLOCK, fetch_limits(config)),
+    db = Database.open(config.settings.state_path)
+    app = App(LiveConfig(config), db, HttpFetcher(SYSTEM_CLOCK, config.settings.fetch.limits),
               ConsoleNotifier(io.StringIO()))
     yield app
     app.close()
@@ -124,7 +126,7 @@ def test_hostile_feed_is_bounded_and_logged_once(
     caplog.set_level(logging.INFO, logger="chipwatch")
     tracemalloc.start()
     started = SYSTEM_CLOCK.monotonic()
-    report = app.poll(feed, force=True)
+    report = poll(app, feed, force=True)
     hang = SYSTEM_CLOCK.monotonic() - started
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
@@ -156,7 +158,7 @@ def test_gone_and_rate_limited_feeds_are_not_polled_again(
     caplog.set_level(logging.INFO, logger="chipwatch")
     for name in ("gone-410", "429-retry-after", "503-retry-date"):
         before = server.requests[f"/{name}"]
-        app.poll(_feed(app, name))  # on schedule: the stored state says not yet (or never)
+        poll(app, _feed(app, name))  # on schedule: the stored state says not yet (or never)
         assert server.requests[f"/{name}"] == before, name
     assert not [r for r in caplog.records if "feed=gone-410" in r.getMessage()]
 

@@ -16,6 +16,7 @@ import pytest
 from bot.app import App
 from bot.clock import SYSTEM_CLOCK
 from bot.config import load_config
+from bot.config.live import LiveConfig
 from bot.feeds import HttpFetcher
 from bot.models import Item, Match, RuleHit, Severity
 from bot.slack.blocks import alert_message, reply_message, with_sources
@@ -98,7 +99,8 @@ def test_hostile_feed_end_to_end_through_slack_sdk(
     url = feed_server.serve("/h.rss", rss(items))
     config = load_config(write_config(tmp_path, [{"name": "h", "url": url}],
                                       slack_url=fake_slack.base_url, dedup={"enabled": False}))
-    app = App(config, Database.open(config.raw.state.path), HttpFetcher(SYSTEM_CLOCK),
+    app = App(LiveConfig(config), Database.open(config.settings.state_path),
+              HttpFetcher(SYSTEM_CLOCK),
               SlackNotifier(TOKEN, fake_slack.base_url, 5))
     try:
         reports = app.run_once()

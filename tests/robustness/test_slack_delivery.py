@@ -19,6 +19,7 @@ import pytest
 from bot.app import App
 from bot.clock import SYSTEM_CLOCK, Clock, FakeClock
 from bot.config import load_config
+from bot.config.live import LiveConfig
 from bot.deliver import Sender
 from bot.feeds import HttpFetcher
 from bot.slack.blocks import Message
@@ -29,6 +30,7 @@ from tests.conftest import TOKEN, run_cli, slack_env, write_config
 from tests.support.fake_slack import FakeSlack, Fault
 from tests.support.feed_server import FeedServer
 from tests.support.hostile_server import rss
+from tests.support.util import poll
 
 
 def _sender(tmp_path: Path, slack: FakeSlack, interval: float = 0.0,
@@ -97,15 +99,16 @@ def test_outage_backs_off_while_polling_goes_on_then_delivers_in_order(
     url = feed_server.serve("/f.rss", rss(items))
     config = load_config(write_config(tmp_path, [{"name": "f", "url": url}],
                                       slack_url=fake_slack.base_url))
-    db = Database.open(config.raw.state.path)
-    app = App(config, db, HttpFetcher(clock), SlackNotifier(TOKEN, fake_slack.base_url, 5),
+    db = Database.open(config.settings.state_path)
+    app = App(LiveConfig(config), db, HttpFetcher(clock), SlackNotifier(TOKEN, fake_slack.base_url,
+              5),
               clock)
     fake_slack.state.sticky.append(Fault(status=503, error="service_unavailable"))
     for batch in range(3):
         items += [{"title": f"China approves H200 imports, batch {n}",
                    "link": f"https://e.com/{n}"} for n in range(batch * 3, batch * 3 + 3)]
         feed_server.serve("/f.rss", rss(items))
-        report = app.poll(config.feeds[0], force=True)
+        report = poll(app, config.feeds[0], force=True)
         assert report is not None and report.alerts == 3
         app.sender.drain(max_wait=0)
         clock.advance(2.5 * 2 ** batch)  # past the first backoffs, not the later ones

@@ -9,9 +9,10 @@ import urllib.request
 from datetime import datetime
 from pathlib import Path
 
-from bot.app import App, fetch_limits, make_notifier
+from bot.app import App, make_notifier
 from bot.clock import Clock
 from bot.config import load_config
+from bot.config.live import LiveConfig
 from bot.feeds.fetch import HttpFetcher
 from bot.slack.notifier import ConsoleNotifier
 from bot.store.db import Database
@@ -29,10 +30,10 @@ def build_app(config_path: Path, clock: Clock, env: dict[str, str] | None = None
     """An App on the real store and HTTP fetcher, with the given clock; console alerts
     unless `env` names a Slack token and URL."""
     config = load_config(config_path)
-    db = Database.open(config.raw.state.path)
+    db = Database.open(config.settings.state_path)
     notifier = make_notifier(config, env, False) if env else ConsoleNotifier(io.StringIO())
-    fetcher = HttpFetcher(clock, fetch_limits(config))
-    return App(config, db, fetcher, notifier, clock)
+    fetcher = HttpFetcher(clock, config.settings.fetch.limits)
+    return App(LiveConfig(config), db, fetcher, notifier, clock)
 
 
 def get(url: str) -> tuple[int, str]:

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 from bot.clock import SYSTEM_CLOCK, FakeClock
-from bot.config.compile import FeedSpec
+from bot.models import FeedSpec
 from bot.poller import HostSlots, is_due
 from bot.store.feeds import FeedState
 from tests.conftest import write_config

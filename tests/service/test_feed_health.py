@@ -14,6 +14,7 @@ from tests.conftest import slack_env, write_config
 from tests.service.helpers import build_app, rss
 from tests.support.fake_slack import FakeSlack
 from tests.support.feed_server import FeedServer
+from tests.support.util import poll
 
 
 def _ops(slack: FakeSlack) -> list[str]:
@@ -22,7 +23,7 @@ def _ops(slack: FakeSlack) -> list[str]:
 
 def _poll(app: App, name: str) -> None:
     feed = next(f for f in app.config.feeds if f.name == name)
-    app.poll(feed, force=True)
+    poll(app, feed, force=True)
     app.sender.drain(max_wait=0)
 
 

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from bot.clock import FakeClock
+from bot.runtime.loop import serve_metrics
 from tests.conftest import REPO, slack_env, write_config
 from tests.service.helpers import H200, build_app, free_port, get, rss
 from tests.support.fake_slack import FakeSlack
@@ -89,11 +90,11 @@ def test_metrics_and_healthz_of_a_running_bot(
 def test_healthz_fails_when_the_scheduler_stalls(tmp_path: Path) -> None:
     clock = FakeClock()
     app = build_app(write_config(tmp_path, [], metrics={"stall_after": "90s"}), clock)
-    server = app.serve_metrics({"CHIPWATCH_METRICS_LISTEN": "127.0.0.1:0"})
+    server = serve_metrics(app, "127.0.0.1:0")
     assert server is not None
     try:
         url = f"http://{server.address}/healthz"
-        app.heartbeat()
+        app.heartbeat.beat()
         status, body = get(url)
         assert status == 200 and json.loads(body)["ok"] is True
         clock.advance(60)
@@ -103,7 +104,7 @@ def test_healthz_fails_when_the_scheduler_stalls(tmp_path: Path) -> None:
         assert status == 503
         detail = json.loads(body)
         assert detail["ok"] is False and detail["heartbeat_age_seconds"] == 91
-        app.heartbeat()  # the scheduler beats again: healthy again
+        app.heartbeat.beat()  # the scheduler beats again: healthy again
         assert get(url)[0] == 200
     finally:
         server.close()

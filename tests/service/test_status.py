@@ -36,6 +36,8 @@ def test_status_table_and_json_after_a_run(
     table = run_cli("status", "--config", str(config))
     assert table.returncode == 0, table.stderr
     lines = table.stdout.splitlines()
+    assert lines[0] == f"state: {state.resolve()} (read only)"
+    lines = lines[2:]
     assert lines[0].split() == ["FEED", "LAST", "SUCCESS", "STATUS", "ITEMS", "ERRORS", "NEXT",
                                 "DUE", "BACKOFF", "NOTICE"]
     rows = {line.split()[0]: line for line in lines[1:4]}

@@ -58,3 +58,10 @@ class LoopbackServer:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def poll(app: Any, feed: Any, force: bool = False) -> Any:
+    """Poll one feed of `app` the one way the bot polls (`Poller.poll_all`): its report, or
+    None when it was not due (and not forced)."""
+    reports = app.poller.poll_all([feed], force=force)
+    return reports[0] if reports else None

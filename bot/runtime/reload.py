@@ -11,32 +11,31 @@ rejected: one log line per problem, and one notice to `ops_channel` through the 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
 
-from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.clock import Clock
 from bot.config import Config
+from bot.config.live import LiveConfig
 from bot.config.validate import validate
 from bot.errors import ConfigError, Problem
 from bot.slack.blocks import Message, cut, escape
 from bot.store import outbox
-
-if TYPE_CHECKING:
-    from bot.app import App
+from bot.store.db import Database
 
 log = logging.getLogger("chipwatch.reload")
 POLL_SECONDS = 2.0
-# Parts of the config a running bot does not swap: they are built into long-lived objects.
-RESTART_KEYS = ("state", "slack", "fetch", "metrics", "dedup")
+# Settings a running bot does not swap: they are built into long-lived objects.
+RESTART_SETTINGS = ("state_path", "slack", "fetch", "metrics_listen", "dedup")
+OnSwap = Callable[[Config, Config], None]
 NOTICE_LINES = 20
 
 
@@ -72,12 +71,14 @@ def notice_message(path: Path, problems: list[Problem]) -> Message:
 
 
 class Reloader:
-    """Watches the running app's config file and swaps in good edits."""
+    """Watches the running config's file and swaps in good edits; `on_swap(old, new)` lets
+    the owner follow a swap (the loop reschedules feed jobs)."""
 
-    def __init__(self, app: App, scheduler: BaseScheduler) -> None:
-        self.app = app
-        self.scheduler = scheduler
-        self.path = Path(app.config.path)
+    def __init__(self, live: LiveConfig, db: Database, clock: Clock, wake: threading.Event,
+                 on_swap: OnSwap) -> None:
+        self.live, self.db, self.clock, self.wake = live, db, clock, wake
+        self.on_swap = on_swap
+        self.path = Path(live.current.path)
         self.requested = threading.Event()
         self._lock = threading.Lock()
         self._stat = _stat(self.path)
@@ -85,9 +86,9 @@ class Reloader:
         self._good_hash = self._hash
         self._pending: tuple[int, int] | None = None
 
-    def install(self) -> None:
+    def install(self, scheduler: BaseScheduler) -> None:
         """Add the polling job; take SIGHUP when running in the main thread."""
-        self.scheduler.add_job(self.check, IntervalTrigger(seconds=POLL_SECONDS),
+        scheduler.add_job(self.check, IntervalTrigger(seconds=POLL_SECONDS),
                                id="config-reload", name="config-reload")
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGHUP, self._on_sighup)
@@ -133,43 +134,33 @@ class Reloader:
                   self.path, len(problems))
         for p in problems:
             log.error("config_problem %s", p)
-        channel = self.app.config.raw.ops_channel
+        channel = self.live.current.settings.ops_channel
         if not channel:
             return
         # Keyed by the last good and the bad content: posted once per bad edit, durably.
         key = f"notice|config|{self._good_hash[:12]}|{digest[:12]}"
-        with self.app.db.tx() as conn:
+        with self.db.tx() as conn:
             queued = outbox.enqueue(conn, key, channel, "notice",
-                                    notice_message(self.path, problems), self.app.clock.now())
+                                    notice_message(self.path, problems), self.clock.now())
         if queued:
-            self.app.wake.set()
+            self.wake.set()
 
     def apply(self, new: Config) -> None:
-        """Swap `new` in and reschedule feed jobs to match it."""
-        from bot.scheduler import add_feed_job
-
-        old = self.app.config
-        self.app.config = new
-        self.app.poller.config = new  # the poller holds its own reference
+        """Swap `new` in for every holder at once and tell the owner."""
+        old = self.live.swap(new)
+        self.on_swap(old, new)
         before = {f.name: f for f in old.feeds}
         after = {f.name: f for f in new.feeds}
-        removed = [n for n in before if n not in after]
-        changed = [n for n, f in after.items() if n in before and before[n] != f]
-        added = [n for n in after if n not in before]
-        for name in removed:
-            with contextlib.suppress(JobLookupError):
-                self.scheduler.remove_job(f"feed:{name}")
-        now = self.app.clock.now()
-        for name in changed + added:
-            add_feed_job(self.scheduler, self.app, after[name], now)
         log.info("config_reloaded file=%s feeds=%d rules=%d routes=%d feeds_added=%s "
                  "feeds_removed=%s feeds_changed=%s", self.path, len(new.feeds),
-                 len(new.rules), len(new.routes), ",".join(added) or "-",
-                 ",".join(removed) or "-", ",".join(changed) or "-")
+                 len(new.rules), len(new.routes),
+                 ",".join(n for n in after if n not in before) or "-",
+                 ",".join(n for n in before if n not in after) or "-",
+                 ",".join(n for n, f in after.items() if n in before and before[n] != f) or "-")
         for w in new.warnings:
             log.warning("config_warning %s", w)
         for e in new.example_failures:
             log.warning("config_example_failed %s", e)
-        for key in RESTART_KEYS:
-            if getattr(old.raw, key) != getattr(new.raw, key):
+        for key in RESTART_SETTINGS:
+            if getattr(old.settings, key) != getattr(new.settings, key):
                 log.warning("config_reload_needs_restart key=%s (kept the running value)", key)

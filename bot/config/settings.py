@@ -1,0 +1,80 @@
+"""Every runtime setting, compiled once from the validated config.
+
+Runtime code reads `Config.settings`, never the raw pydantic model: durations are already
+seconds or timedeltas, paths are absolute, and the objects the fetcher, the story engine and
+the notifier take are built here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from pathlib import Path
+
+from bot.config.schema import ChipwatchConfig, FeedHealthConfig
+from bot.dedup.settings import DedupSettings
+from bot.feeds.fetch import FetchLimits
+
+
+@dataclass(frozen=True)
+class FetchSettings:
+    """How feeds are fetched: per-request limits and how many run at once."""
+
+    limits: FetchLimits
+    concurrency: int
+    per_host: int
+    parse_workers: int
+    backoff_max: timedelta
+
+
+@dataclass(frozen=True)
+class SlackSettings:
+    """How the notifier reaches Slack (the token only ever comes from the environment)."""
+
+    api_url: str | None
+    timeout: float
+    per_channel_interval: float
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The compiled runtime settings of one config file."""
+
+    state_path: Path
+    fetch: FetchSettings
+    slack: SlackSettings
+    dedup: DedupSettings | None  # None: story dedup off, every item is its own story
+    metrics_listen: str | None
+    stall_after: float
+    feed_health: FeedHealthConfig
+    ops_channel: str | None
+
+    @property
+    def heartbeat_path(self) -> Path:
+        """The file the running bot's scheduler touches (read by `chipwatch health`)."""
+        return self.state_path.with_suffix(".heartbeat")
+
+
+def compile_settings(raw: ChipwatchConfig, config_path: Path) -> Settings:
+    """Build the runtime settings; a relative state path is taken from the config file's
+    folder (as feed paths are), so the bot finds its state whatever the working directory."""
+    f = raw.fetch
+    limits = FetchLimits(f.connect_timeout.total_seconds(), f.total_timeout.total_seconds(),
+                         f.max_bytes, f.max_redirects)
+    if f.user_agent is not None:
+        limits = replace(limits, user_agent=f.user_agent)
+    d = raw.dedup
+    dedup = replace(DedupSettings(), window=d.window, join_threshold=d.join_threshold,
+                    merge_threshold=d.merge_threshold,
+                    near_duplicate=d.near_duplicate) if d.enabled else None
+    return Settings(
+        state_path=(config_path.parent / raw.state.path).resolve(),
+        fetch=FetchSettings(limits, f.concurrency, f.per_host, f.parse_workers, f.backoff_max),
+        slack=SlackSettings(raw.slack.api_url, raw.slack.timeout.total_seconds(),
+                            raw.slack.per_channel_interval.total_seconds()),
+        dedup=dedup,
+        metrics_listen=raw.metrics.listen,
+        stall_after=raw.metrics.stall_after.total_seconds(),
+        feed_health=raw.feed_health,
+        ops_channel=raw.ops_channel,
+    )

@@ -1,0 +1,122 @@
+"""One pass over every feed (`run --once`), or the scheduled loop until stopped (`run`)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from typing import Any
+
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers.base import BaseScheduler
+
+from bot import digest
+from bot.config.compile import Config
+from bot.deliver import DrainReport
+from bot.metrics import MetricsServer
+from bot.models import FeedSpec
+from bot.pipeline import PollReport
+from bot.runtime.jobs import add_feed_job, build_scheduler
+from bot.runtime.parts import Parts
+from bot.runtime.processor import Processor
+from bot.runtime.reload import Reloader
+
+log = logging.getLogger("chipwatch.runtime")
+SEND_WAIT_ONCE = 5.0  # a one-shot run waits this long for per-channel slots and Retry-Afters
+SENDER_JOIN = 60.0
+
+
+def run_once(parts: Parts) -> list[PollReport]:
+    """Poll every feed once (concurrently), queue closed digests, deliver; the reports."""
+    parts.sender.recover()
+    config = parts.live.current
+    reports = parts.poller.poll_all(config.feeds, force=True)
+    digest.flush(parts.db, config.routes, parts.clock.now())
+    # Longer backoffs (Slack down) are left in the outbox for the next run.
+    count_drain(parts, parts.sender.drain(parts.stop, max_wait=SEND_WAIT_ONCE))
+    return reports
+
+
+def run_forever(parts: Parts, listen: str | None) -> None:
+    """Poll on schedule until `parts.stop` is set: scheduler jobs fetch, the processor thread
+    records, the sender thread delivers; /metrics and /healthz on `listen` if given."""
+    parts.sender.recover()
+    processor = Processor(parts.poller)
+    processor.start()
+    sender = threading.Thread(target=send_loop, args=[parts], name="sender", daemon=True)
+    sender.start()
+
+    server = serve_metrics(parts, listen, processor)
+
+    def poll(feed: FeedSpec) -> None:
+        fetched = parts.poller.fetch_if_due(feed)
+        if fetched is not None:
+            processor.submit(fetched)
+
+    scheduler = build_scheduler(parts, poll)
+    Reloader(parts.live, parts.db, parts.clock, parts.wake,
+             lambda old, new: reschedule(scheduler, poll, old, new, parts)).install(scheduler)
+    scheduler.start()
+    config = parts.live.current
+    log.info("started feeds=%d rules=%d routes=%d", len(config.feeds), len(config.rules),
+             len(config.routes))
+    try:
+        while not parts.stop.wait(1.0):
+            pass
+    finally:
+        scheduler.shutdown(wait=True)
+        processor.close()
+        parts.wake.set()
+        sender.join(timeout=SENDER_JOIN)
+        if server is not None:
+            server.close()
+        parts.heartbeat.clear()
+        log.info("stopped")
+
+
+def serve_metrics(parts: Parts, listen: str | None,
+                  processor: Processor | None = None) -> MetricsServer | None:
+    """Start /metrics and /healthz on `listen` (host:port), if given."""
+    if not listen:
+        return None
+    return MetricsServer(listen, parts.metrics, lambda: health(parts, processor)).start()
+
+
+def health(parts: Parts, processor: Processor | None) -> tuple[bool, dict[str, Any]]:
+    """Alive when the scheduler beat recently and the processor thread (if any) runs."""
+    age, limit = parts.heartbeat.age(), parts.live.current.settings.stall_after
+    processing = processor is None or processor.alive()
+    return age <= limit and processing, {
+        "heartbeat_age_seconds": round(age, 1), "stall_after_seconds": limit,
+        "processor_alive": processing}
+
+
+def reschedule(scheduler: BaseScheduler, poll: Any, old: Config, new: Config,
+               parts: Parts) -> None:
+    """Follow a config swap: drop removed feeds' jobs, (re)add changed and new ones."""
+    before = {f.name: f for f in old.feeds}
+    after = {f.name: f for f in new.feeds}
+    for name in before:
+        if name not in after:
+            with contextlib.suppress(JobLookupError):
+                scheduler.remove_job(f"feed:{name}")
+    now = parts.clock.now()
+    for name, feed in after.items():
+        if before.get(name) != feed:
+            add_feed_job(scheduler, poll, feed, now)
+
+
+def send_loop(parts: Parts) -> None:
+    """The sender thread: drain, then sleep until woken or a second passed."""
+    while not parts.stop.is_set():
+        try:
+            count_drain(parts, parts.sender.drain(parts.stop, max_wait=2.0))
+        except Exception:
+            log.exception("sender_failed")
+        parts.wake.wait(1.0)
+        parts.wake.clear()
+
+
+def count_drain(parts: Parts, report: DrainReport) -> None:
+    parts.metrics.slack_retries.inc(report.failed)
+    parts.metrics.slack_dead.inc(report.dead)

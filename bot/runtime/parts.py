@@ -1,0 +1,28 @@
+"""What the runtime needs of a wired bot: a protocol, so tests can hand it any assembly."""
+
+from __future__ import annotations
+
+import threading
+from typing import Protocol
+
+from bot.clock import Clock
+from bot.config.live import LiveConfig
+from bot.deliver import Sender
+from bot.metrics import Metrics
+from bot.poller import Poller
+from bot.runtime.heartbeat import Heartbeat
+from bot.store.db import Database
+
+
+class Parts(Protocol):
+    """The parts of a configured bot that the runtime drives."""
+
+    live: LiveConfig
+    db: Database
+    poller: Poller
+    sender: Sender
+    clock: Clock
+    metrics: Metrics
+    heartbeat: Heartbeat
+    stop: threading.Event  # set to stop the loop (SIGTERM, SIGINT)
+    wake: threading.Event  # set when the outbox has something new for the sender
