@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from bot.config.validate import validate
 from bot.errors import ConfigError
 from tests.conftest import FIXTURES, REPO
 from tests.support.cli import invoke
@@ -45,6 +44,8 @@ def test_run_refuses_at_start_up_what_check_refuses(
 
 
 def test_the_verdict_is_the_same_for_every_caller() -> None:
+    from bot.config.validate import validate
+
     verdict = validate(CONFIGS / "example_miss.yaml", regex_budget=False)
     assert not verdict.ok and verdict.config is not None
     assert [p.line for p in verdict.errors] == [8, 9]
@@ -56,6 +57,8 @@ def test_the_verdict_is_the_same_for_every_caller() -> None:
 
 
 def test_empty_and_partial_configs_name_what_is_missing(tmp_path: Path) -> None:
+    from bot.config.validate import validate
+
     path = tmp_path / "c.yaml"
     path.write_text("")
     assert [str(p) for p in validate(path, regex_budget=False).errors] == [
