@@ -41,6 +41,8 @@ class Settings:
     """The compiled runtime settings of one config file."""
 
     state_path: Path
+    default_interval: timedelta  # feeds without their own (a backtest's poll window)
+    default_max_age: timedelta
     fetch: FetchSettings
     slack: SlackSettings
     dedup: DedupSettings | None  # None: story dedup off, every item is its own story
@@ -69,6 +71,8 @@ def compile_settings(raw: ChipwatchConfig, config_path: Path) -> Settings:
                     near_duplicate=d.near_duplicate) if d.enabled else None
     return Settings(
         state_path=(config_path.parent / raw.state.path).resolve(),
+        default_interval=raw.defaults.interval,
+        default_max_age=raw.defaults.max_age,
         fetch=FetchSettings(limits, f.concurrency, f.per_host, f.parse_workers, f.backoff_max),
         slack=SlackSettings(raw.slack.api_url, raw.slack.timeout.total_seconds(),
                             raw.slack.per_channel_interval.total_seconds()),

@@ -73,3 +73,9 @@ def insert(conn: sqlite3.Connection, item: Item, match: Match | None, status: st
          json.dumps(sorted(match.tags)) if match else None,
          int(match.severity) if match else None, status),
     )
+
+
+def prune(conn: sqlite3.Connection, before: datetime) -> int:
+    """Forget items first seen before `before` (a backtest keeps its in-memory store to a
+    window); returns how many."""
+    return conn.execute("DELETE FROM items WHERE fetched < ?", (before.isoformat(),)).rowcount
