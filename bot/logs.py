@@ -91,7 +91,9 @@ def _number(value: str) -> object:
 
 
 def setup(level: str = "info", fmt: str = "human") -> None:
-    """Configure the root logger for the CLI (stderr; stdout is for alerts and reports)."""
+    """Configure logging for the CLI (stderr; stdout is for alerts and reports), all of it:
+    a command that quietened our own logger earlier in this process does not carry over."""
+    logging.getLogger("chipwatch").setLevel(logging.NOTSET)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else HumanFormatter())
     root = logging.getLogger()
