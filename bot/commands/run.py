@@ -8,7 +8,7 @@ import signal
 from types import FrameType
 from typing import Any
 
-from bot.commands.common import EXIT_OK, add_command, validated
+from bot.commands.common import EXIT_FAIL, EXIT_OK, add_command, validated
 
 log = logging.getLogger("chipwatch")
 
@@ -44,4 +44,4 @@ def run(args: argparse.Namespace) -> int:
             app.run_forever()
     finally:
         app.close()
-    return EXIT_OK
+    return EXIT_FAIL if app.sender.halted else EXIT_OK  # a refused token sent nothing

@@ -67,8 +67,10 @@ def compile_settings(raw: ChipwatchConfig, config_path: Path) -> Settings:
         limits = replace(limits, user_agent=f.user_agent)
     d = raw.dedup
     dedup = replace(DedupSettings(), window=d.window, join_threshold=d.join_threshold,
-                    merge_threshold=d.merge_threshold,
-                    near_duplicate=d.near_duplicate) if d.enabled else None
+                    merge_threshold=d.merge_threshold, near_duplicate=d.near_duplicate,
+                    follow_tags=frozenset(d.follow_tags), follow_window=d.follow_window,
+                    follow_threshold=d.follow_threshold,
+                    follow_joins_only=bool(d.follow_tags)) if d.enabled else None
     return Settings(
         state_path=(config_path.parent / raw.state.path).resolve(),
         default_interval=raw.defaults.interval,

@@ -64,6 +64,8 @@ class Sent:
 class Recorder:
     """A Notifier that keeps what would have been posted (outbox key, or the edited ts)."""
 
+    paced = True  # stands in for Slack: the sender keeps Slack's pace (on the archive clock)
+
     def __init__(self) -> None:
         self.posts: list[tuple[str, str]] = []  # (channel, key) or (channel, "edit:<ts>")
         self._ts_key: dict[str, str] = {}
@@ -78,7 +80,11 @@ class Recorder:
     def update(self, channel_id: str, ts: str, message: Message) -> None:
         self.posts.append((channel_id, f"edit:{self._ts_key.get(ts, ts)}"))
 
-    def find_posted(self, channel: str, key: str, oldest: float) -> Posted | None:
+    def check(self) -> None:
+        return None
+
+    def find_posted(self, channel: str, key: str, oldest: float,
+                    thread_ts: str | None = None) -> Posted | None:
         return None
 
     def join(self, channel: str) -> bool:

@@ -83,12 +83,14 @@ def serve_metrics(parts: Parts, listen: str | None,
 
 
 def health(parts: Parts, processor: Processor | None) -> tuple[bool, dict[str, Any]]:
-    """Alive when the scheduler beat recently and the processor thread (if any) runs."""
+    """Healthy when the scheduler beat recently, the processor thread (if any) runs and
+    Slack takes our token (a refused token stops all sending)."""
     age, limit = parts.heartbeat.age(), parts.live.current.settings.stall_after
     processing = processor is None or processor.alive()
-    return age <= limit and processing, {
+    halted = parts.sender.halted
+    return age <= limit and processing and halted is None, {
         "heartbeat_age_seconds": round(age, 1), "stall_after_seconds": limit,
-        "processor_alive": processing}
+        "processor_alive": processing, "sending_halted": halted}
 
 
 def reschedule(scheduler: BaseScheduler, poll: Any, old: Config, new: Config,

@@ -112,4 +112,7 @@ MIGRATIONS: list[Migration] = [
         PRIMARY KEY (feed, kind)
     );
     """,
+    # 5: a row whose last send failed without a clear answer may be in Slack already: the
+    # sender looks it up by its key before sending it again
+    "ALTER TABLE outbox ADD COLUMN maybe_sent INTEGER NOT NULL DEFAULT 0;",
 ]
