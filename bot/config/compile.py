@@ -39,7 +39,7 @@ class Config:
     routes: tuple[Route, ...]
     settings: Settings
     warnings: tuple[Problem, ...] = ()
-    # Rule `examples` that did not hold: warnings for `run`, errors for `check`.
+    # Rule `examples` that did not hold: errors for check, run and reload (see validate).
     example_failures: tuple[Problem, ...] = ()
     located: Located | None = field(default=None, compare=False, repr=False)
 
