@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 
 from bot.commands.explain import render, report
-from bot.config.schema import parse_duration
+from bot.config.duration import parse_duration
 from bot.slack.actions import Context, Result
 from bot.slack.blocks import escape
 from bot.slack.requests import Command

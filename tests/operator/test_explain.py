@@ -6,7 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.conftest import FIXTURES, REPO, TEST_RULES, run_cli, write_config
+from tests.support.cli import invoke
 
 BUNDLED = str(REPO / "config" / "chipwatch.yaml")
 FOUNDING = "China approves first imports of Nvidia's H200 AI chips, sources say"
@@ -55,8 +58,8 @@ def test_why_rules_do_not_fire(tmp_path: Path) -> None:
     assert rule["reasons"] == ["no term of all-group 1 $nvidia_ai"]
     human = run_cli("explain", "China approves chip imports", "--config", config).stdout
     assert "verdict:  no alert" in human
-    assert "  - china-nvidia-imports [high] (hit: China, approv*, import*): no term of " \
-           "all-group 1 $nvidia_ai" in human
+    assert "  - china-nvidia-imports [high] (hit: China, approves (approv*), imports (import*)): "\
+           "no term of all-group 1 $nvidia_ai" in human
 
 
 def test_routes_and_min_severity(tmp_path: Path) -> None:
@@ -102,3 +105,40 @@ def test_digest_routes_show_their_schedule(tmp_path: Path) -> None:
     data = _json("China approves H200 imports", "--config", config)
     assert data["channels"][1] == {"channel": "#hourly", "mode": "digest",
                                    "schedule": "every 1h", "route": 2}
+
+
+def test_hits_show_the_words_matched_once_each(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = [{"id": "food-or-chips", "tags": ["x"], "severity": "low",
+              "all": [["entity list"], ["China", "Chinese"]],
+              "any": ["China", "chip*", "chips", "/wafer(s)?/"]}]
+    config = str(write_config(tmp_path, [], rules=rules, routes=[{"channel": "#all"}]))
+    code, out, err = invoke(capsys, "explain", "China adds Chipotle, chips and WAFERS to the "
+                            "Entity-List", "--config", config)
+    assert code == 0, err
+    # The words of the headline, as written there; the pattern only where it differs.
+    assert "  + food-or-chips [low] on Entity-List (entity list), China, Chipotle (chip*), " \
+           "chips, WAFERS (/wafer(s)?/)\n" in out
+    code, out, _ = invoke(capsys, "explain", "China chips on the entity list", "--config",
+                          config, "--json")
+    rule = json.loads(out)["rules"][0]
+    assert rule["terms"] == ["entity list", "China", "chip*", "chips"]  # China once
+    assert rule["hits"] == [{"text": "entity list", "terms": ["entity list"]},
+                            {"text": "China", "terms": ["China"]},
+                            {"text": "chips", "terms": ["chip*", "chips"]}]
+
+
+def test_a_rule_blocked_only_by_its_none_list_is_a_near_miss(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = [dict(r) for r in TEST_RULES["rules"]]
+    rules[0]["none"] = ["rumor", "unconfirmed"]
+    config = str(write_config(tmp_path, [], rules=rules))
+    code, out, err = invoke(capsys, "explain", "Unconfirmed rumor: China approves H200 "
+                            "imports", "--config", config)
+    assert code == 0, err
+    assert "near misses (1, failed on one condition):" in out
+    assert "  - china-nvidia-imports [high] (hit: H200, China, approves (approv*), imports " \
+           "(import*)): `none` term 'rumor' matched; `none` term 'unconfirmed' matched " \
+           "('Unconfirmed')" in out
