@@ -133,7 +133,7 @@ def flush(db: Database, routes: Sequence[Route], now: datetime) -> int:
                         datetime.fromisoformat(rows[0]["created"]))
             key = f"digest|{channel}|{_iso(end)}"
             message = digest_message(channel, start, end, rt.timezone if rt else "UTC", rows)
-            outbox.enqueue(conn, key, channel, "digest", message, now)
+            outbox.enqueue(conn, key, channel, outbox.Kind.DIGEST, message, now)
             conn.executemany("UPDATE digest_entries SET digest_key = ? WHERE id = ?",
                              [(key, row["id"]) for row in rows])
             log.info("digest_queued channel=%s alerts=%d period_end=%s", channel, len(rows),
