@@ -12,7 +12,7 @@ from bot.errors import ConfigError
 from tests.conftest import REPO, write_config
 from tests.support.cli import run_here
 
-BROKEN = Path(__file__).parent.parent / "fixtures" / "broken"
+BROKEN = Path(__file__).parent.parent / "fixtures" / "configs"
 
 # file → (line, field, words the message must contain)
 CASES = {
