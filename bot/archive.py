@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
 
+from bot.feeds.adapter import MAX_SUMMARY, MAX_TITLE, plain_text
 from bot.models import Item
 
 REQUIRED = ("id", "title", "link", "published", "feed")
@@ -28,7 +29,8 @@ class BadLine(ValueError):
 
 
 def to_item(raw: Any) -> Item:
-    """One decoded JSON object to an Item (its `fetched` is its `published` until polled)."""
+    """One decoded JSON object to an Item, its text cleaned as the feed adapter cleans it
+    (its `fetched` is its `published` until polled)."""
     if not isinstance(raw, dict):
         raise BadLine("not a JSON object")
     missing = [k for k in REQUIRED if k not in raw]
@@ -44,8 +46,10 @@ def to_item(raw: Any) -> Item:
     published = published.astimezone(UTC)
     feed = str(raw["feed"])
     source = str(raw.get("source") or urlsplit(feed).hostname or feed)
-    return Item(str(raw["id"]), feed, str(raw["title"] or ""), str(raw["link"] or ""),
-                str(raw.get("summary") or ""), published, published, source)
+    # The same clean-up as a fetched feed's entries: archived summaries are feed HTML.
+    return Item(str(raw["id"]), feed, plain_text(str(raw["title"] or ""), MAX_TITLE),
+                str(raw["link"] or ""), plain_text(str(raw.get("summary") or ""), MAX_SUMMARY),
+                published, published, source)
 
 
 @dataclass
