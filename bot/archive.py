@@ -13,11 +13,11 @@ import io
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
 
+from bot.clock import parse_utc
 from bot.feeds.adapter import MAX_SUMMARY, MAX_TITLE, plain_text
 from bot.models import Item
 
@@ -38,12 +38,9 @@ def to_item(raw: Any) -> Item:
         raise BadLine(f"missing field(s) {', '.join(missing)}; an item needs "
                       f"{', '.join(REQUIRED)} (summary and source are optional)")
     try:
-        published = datetime.fromisoformat(str(raw["published"]))
+        published = parse_utc(str(raw["published"]))
     except ValueError as exc:
         raise BadLine(f"bad published time {raw['published']!r}") from exc
-    if published.tzinfo is None:
-        published = published.replace(tzinfo=UTC)
-    published = published.astimezone(UTC)
     feed = str(raw["feed"])
     source = str(raw.get("source") or urlsplit(feed).hostname or feed)
     # The same clean-up as a fetched feed's entries: archived summaries are feed HTML.
