@@ -121,6 +121,7 @@ class Poller:
         # Set on SIGTERM/SIGINT: no new fetch starts, and a fetch the stop cut short is
         # dropped unrecorded (the feed is polled again next time, not counted as failing).
         self.stop = threading.Event()
+        self.buttons = False  # parent alerts get interactive buttons (Socket Mode is on)
 
     @property
     def config(self) -> Config:
@@ -167,8 +168,8 @@ class Poller:
         them. A backtest hands its archive's items in here, as polls already parsed."""
         now = self.clock.now()
         config = self.config
-        ready = [(RunContext(now, config, self.db, self.stories, p.fetched.feed), p)
-                 for p in batch]
+        ready = [(RunContext(now, config, self.db, self.stories, p.fetched.feed, self.buttons),
+                  p) for p in batch]
         reports: list[tuple[PollReport, int]] = []
         with self.db.tx() as conn:
             for ctx, polled in ready:

@@ -41,6 +41,8 @@ def _run_once(parts: Parts) -> list[PollReport]:
     digest.flush(parts.db, config.routes, parts.clock.now())
     # Longer backoffs (Slack down) are left in the outbox for the next run.
     count_drain(parts, parts.sender.drain(parts.stop, max_wait=SEND_WAIT_ONCE))
+    if parts.escalator.flush():  # parents just posted can now be linked
+        count_drain(parts, parts.sender.drain(parts.stop, max_wait=SEND_WAIT_ONCE))
     return reports
 
 
@@ -60,6 +62,8 @@ def _run_forever(parts: Parts, listen: str | None) -> None:
     sender.start()
 
     server = serve_metrics(parts, listen, processor)
+    if parts.interactions is not None:
+        parts.interactions.start()
 
     def poll(feed: FeedSpec) -> None:
         fetched = parts.poller.fetch_if_due(feed)
@@ -77,6 +81,8 @@ def _run_forever(parts: Parts, listen: str | None) -> None:
         while not parts.stop.wait(1.0):
             pass
     finally:
+        if parts.interactions is not None:
+            parts.interactions.close()
         scheduler.shutdown(wait=True)
         processor.close()
         parts.wake.set()
@@ -125,6 +131,7 @@ def send_loop(parts: Parts) -> None:
     """The sender thread: drain, then sleep until woken or a second passed."""
     while not parts.stop.is_set():
         try:
+            parts.escalator.flush()
             count_drain(parts, parts.sender.drain(parts.stop, max_wait=2.0))
         except Exception:
             log.exception("sender_failed")

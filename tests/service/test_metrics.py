@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bot.clock import FakeClock
 from bot.runtime.loop import serve_metrics
 from tests.conftest import REPO, slack_env, write_config
@@ -30,6 +32,7 @@ def _value(text: str, name: str, **labels: str) -> float | None:
     return None
 
 
+@pytest.mark.slow  # a subprocess or real waits
 def test_metrics_and_healthz_of_a_running_bot(
     tmp_path: Path, feed_server: FeedServer, fake_slack: FakeSlack
 ) -> None:
