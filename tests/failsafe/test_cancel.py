@@ -14,8 +14,9 @@ from bot.feeds.response import Outcome
 from bot.models import FeedSpec
 from tests.conftest import write_config
 from tests.failsafe.test_stop import Stall
-from tests.service.helpers import H200, build_app, rss
+from tests.service.helpers import H200, build_app
 from tests.support.feed_server import FeedServer
+from tests.support.util import rss
 
 
 def _feed(url: str) -> FeedSpec:
@@ -49,7 +50,7 @@ def test_a_stop_ends_the_poll_cycle_and_records_no_failure(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:
     stall = Stall()
-    fast = feed_server.serve("/fast.rss", rss([(H200, None)]))
+    fast = feed_server.serve("/fast.rss", rss([H200]))
     slow = feed_server.serve("/slow.rss", b"", behaviour=stall)
     config = write_config(tmp_path, [{"name": "fast", "url": fast},
                                      {"name": "slow", "url": slow}])

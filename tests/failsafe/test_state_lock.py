@@ -17,14 +17,14 @@ from bot.config import load_config
 from bot.errors import StateInUse
 from bot.runtime.lock import hold_state, lock_path
 from tests.conftest import REPO, run_cli, write_config
-from tests.service.helpers import H200, build_app, rss
+from tests.service.helpers import H200, build_app
 from tests.support.feed_server import FeedServer
-from tests.support.util import wait_for
+from tests.support.util import rss, wait_for
 
 
 def test_a_second_holder_is_refused_with_the_pid(tmp_path: Path,
                                                  feed_server: FeedServer) -> None:
-    url = feed_server.serve("/f.rss", rss([(H200, None)]))
+    url = feed_server.serve("/f.rss", rss([H200]))
     config = write_config(tmp_path, [{"name": "f", "url": url}])
     first, second = build_app(config, SYSTEM_CLOCK), build_app(config, SYSTEM_CLOCK)
     try:
@@ -42,7 +42,7 @@ def test_a_second_holder_is_refused_with_the_pid(tmp_path: Path,
 
 
 def test_a_dry_run_takes_no_lock(tmp_path: Path, feed_server: FeedServer) -> None:
-    url = feed_server.serve("/f.rss", rss([(H200, None)]))
+    url = feed_server.serve("/f.rss", rss([H200]))
     config = write_config(tmp_path, [{"name": "f", "url": url}])
     running = build_app(config, SYSTEM_CLOCK)
     dry = App.build(load_config(config), dry_run=True, env={})
@@ -63,7 +63,7 @@ def _env() -> dict[str, str]:
 def test_second_run_refused_while_the_first_lives_then_free_after_sigkill(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:
-    url = feed_server.serve("/f.rss", rss([(H200, None)]))
+    url = feed_server.serve("/f.rss", rss([H200]))
     config = write_config(tmp_path, [{"name": "f", "url": url}])
     log = tmp_path / "first.log"
     with log.open("w") as out:

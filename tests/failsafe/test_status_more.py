@@ -16,14 +16,15 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, TEST_RULES, run_cli, write_config
-from tests.service.helpers import H200, rss
+from tests.service.helpers import H200
 from tests.support.feed_server import FeedServer
+from tests.support.util import rss
 
 ENTITY = "US adds Chinese chip firms to the entity list"
 
 
 def test_status_shows_digests(tmp_path: Path, feed_server: FeedServer) -> None:
-    url = feed_server.serve("/f.rss", rss([(H200, None), (ENTITY, None)]))
+    url = feed_server.serve("/f.rss", rss([H200, ENTITY]))
     routes = [{"channel": "#chip-digest", "mode": "digest", "every": "1h", "continue": True},
               {"channel": "#weekly", "mode": "digest", "every": "7d", "min_severity": "critical",
                "continue": True},
@@ -56,7 +57,7 @@ def shared_dir() -> Iterator[Path]:
 @pytest.mark.slow
 def test_status_on_a_read_only_state_directory(shared_dir: Path,
                                                feed_server: FeedServer) -> None:
-    url = feed_server.serve("/f.rss", rss([(H200, None)]))
+    url = feed_server.serve("/f.rss", rss([H200]))
     config = write_config(shared_dir, [{"name": "f", "url": url}])
     assert run_cli("run", "--once", "--config", str(config)).returncode == 0
     state = shared_dir / "state" / "chipwatch.db"

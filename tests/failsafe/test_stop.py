@@ -17,10 +17,10 @@ import pytest
 
 from bot.clock import SYSTEM_CLOCK
 from tests.conftest import REPO, run_cli, slack_env, write_config
-from tests.service.helpers import H200, rss
+from tests.service.helpers import H200
 from tests.support.fake_slack import FakeSlack
 from tests.support.feed_server import FeedServer
-from tests.support.util import wait_for
+from tests.support.util import rss, wait_for
 
 pytestmark = pytest.mark.slow
 STOP_WITHIN = 5.0
@@ -70,7 +70,7 @@ def test_sigterm_during_a_slow_fetch_exits_within_5s(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:
     stall = Stall()
-    url = feed_server.serve("/slow.rss", rss([(H200, None)]), behaviour=stall)
+    url = feed_server.serve("/slow.rss", rss([H200]), behaviour=stall)
     config = write_config(tmp_path, [{"name": "slow", "url": url, "interval": "1s"}])
     log = tmp_path / "bot.log"
     proc = _start(["run", "--config", str(config)], {}, log)
@@ -90,7 +90,7 @@ def test_ctrl_c_on_run_once_exits_130_and_leaves_rows_pending(
     tmp_path: Path, feed_server: FeedServer, fake_slack: FakeSlack
 ) -> None:
     stall = Stall()
-    fast = feed_server.serve("/fast.rss", rss([(H200, None)]))
+    fast = feed_server.serve("/fast.rss", rss([H200]))
     slow = feed_server.serve("/slow.rss", rss([]), behaviour=stall)
     config = write_config(tmp_path, [{"name": "fast", "url": fast},
                                      {"name": "slow", "url": slow}])
