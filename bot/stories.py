@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from bot.dedup import DedupSettings, SqliteStoryStore, StoryEngine, StoryInput
-from bot.models import Item
+from bot.models import Item, Match
 from bot.pipeline import OwnStory, Stories
 from bot.store import outbox
 
@@ -18,9 +18,11 @@ class EngineStories:
         self.engine = engine
         self.conn = conn
 
-    def assign(self, item: Item) -> tuple[str, int]:
+    def assign(self, item: Item, match: Match) -> tuple[str, int] | None:
         got = self.engine.assign(StoryInput(item.id, item.title, item.link, item.source,
-                                            item.published, item.summary))
+                                            item.published, item.summary, match.tags))
+        if got is None:
+            return None
         if got.merged:
             outbox.adopt_threads(self.conn, got.story_id, got.merged)
         return got.story_id, got.sources

@@ -96,11 +96,12 @@ class HttpFetcher:
         limits: FetchLimits | None = None,
         transport: httpx.BaseTransport | None = None,
         max_connections: int = 64,
+        stop: threading.Event | None = None,
         max_origins: int = MAX_ORIGINS,
     ) -> None:
         self.clock = clock
         self.limits = limits or FetchLimits()
-        self.deadlines = Deadlines(clock)
+        self.deadlines = Deadlines(clock, stop)  # a set `stop` cancels fetches in flight
         self.max_connections, self.max_origins = max_connections, max_origins
         self._transport = transport  # a test's transport serves every origin
         self._ssl: ssl.SSLContext | None = None
@@ -180,6 +181,8 @@ class HttpFetcher:
         except httpx.TooManyRedirects:
             return _error(feed, now, f"more than {self.limits.max_redirects} redirects")
         except httpx.TimeoutException as exc:
+            if self.deadlines.stop.is_set():
+                return _error(feed, now, "cancelled: the bot is stopping")
             if self.clock.monotonic() - started >= self.limits.total_timeout * 0.99:
                 return _error(feed, now,
                               f"no complete answer within {self.limits.total_timeout:g}s")

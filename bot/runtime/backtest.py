@@ -26,9 +26,10 @@ from bot.feeds.parsepool import Parsed
 from bot.feeds.response import Outcome
 from bot.models import FeedSpec, Item, Severity
 from bot.pipeline import Fetched, Polled
+from bot.route import RouteMode
 from bot.runtime.parts import Parts
 from bot.slack.blocks import Message
-from bot.slack.notifier import Posted
+from bot.slack.notifier import LocalNotifier, Posted
 from bot.store import items as item_store
 
 SHOWN_AGAIN = 1  # a feed document's older items shown with its new ones
@@ -60,8 +61,10 @@ class Sent:
                 "time": self.at.isoformat(timespec="seconds")}
 
 
-class Recorder:
+class Recorder(LocalNotifier):
     """A Notifier that keeps what would have been posted (outbox key, or the edited ts)."""
+
+    paced = True  # stands in for Slack: the sender keeps Slack's pace (on the archive clock)
 
     def __init__(self) -> None:
         self.posts: list[tuple[str, str]] = []  # (channel, key) or (channel, "edit:<ts>")
@@ -76,12 +79,6 @@ class Recorder:
 
     def update(self, channel_id: str, ts: str, message: Message) -> None:
         self.posts.append((channel_id, f"edit:{self._ts_key.get(ts, ts)}"))
-
-    def find_posted(self, channel: str, key: str, oldest: float) -> Posted | None:
-        return None
-
-    def join(self, channel: str) -> bool:
-        return True
 
 
 def window_end(when: datetime, every: timedelta) -> datetime:
@@ -125,6 +122,7 @@ class Backtest:
         return spec
 
     def _poll(self, at: datetime, window: dict[str, list[Item]]) -> Iterator[Sent]:
+        yield from self._quiet_until(at)
         if at > self.clock.now():
             self.clock.advance(at - self.clock.now())
         polls = []
@@ -146,9 +144,25 @@ class Backtest:
                 item_store.prune(conn, at - KEEP_ITEMS)
             self.pruned = at
         if queued:
-            before = len(self.recorder.posts)
-            parts.sender.drain(parts.stop, max_wait=0)
-            yield from self._describe(at, self.recorder.posts[before:])
+            yield from self._drain(at)
+
+    def _quiet_until(self, at: datetime) -> Iterator[Sent]:
+        """Windows without items still close digest periods, as the running bot's digest
+        job does every 30 s: step through them when there are digest routes."""
+        routes = self.parts.live.current.routes
+        if not any(r.mode == RouteMode.DIGEST for r in routes):
+            return
+        step = self.clock.now() + self.every
+        while step < at:
+            self.clock.advance(step - self.clock.now())
+            if digest.flush(self.parts.db, routes, step):
+                yield from self._drain(step)
+            step += self.every
+
+    def _drain(self, at: datetime) -> Iterator[Sent]:
+        before = len(self.recorder.posts)
+        self.parts.sender.drain(self.parts.stop, max_wait=0)
+        yield from self._describe(at, self.recorder.posts[before:])
 
     def _describe(self, at: datetime, posts: list[tuple[str, str]]) -> Iterator[Sent]:
         conn = self.parts.db.conn

@@ -17,6 +17,7 @@ from bot.metrics import MetricsServer
 from bot.models import FeedSpec
 from bot.pipeline import PollReport
 from bot.runtime.jobs import add_feed_job, build_scheduler
+from bot.runtime.lock import hold_state
 from bot.runtime.parts import Parts
 from bot.runtime.processor import Processor
 from bot.runtime.reload import Reloader
@@ -27,19 +28,33 @@ SENDER_JOIN = 60.0
 
 
 def run_once(parts: Parts) -> list[PollReport]:
-    """Poll every feed once (concurrently), queue closed digests, deliver; the reports."""
+    """Poll every feed once (concurrently), queue closed digests, deliver; the reports.
+    Holds the state for the whole pass (raises StateInUse if another bot holds it)."""
+    with hold_state(parts.db):
+        return _run_once(parts)
+
+
+def _run_once(parts: Parts) -> list[PollReport]:
     parts.sender.recover()
     config = parts.live.current
     reports = parts.poller.poll_all(config.feeds, force=True)
     digest.flush(parts.db, config.routes, parts.clock.now())
     # Longer backoffs (Slack down) are left in the outbox for the next run.
     count_drain(parts, parts.sender.drain(parts.stop, max_wait=SEND_WAIT_ONCE))
+    if parts.escalator.flush():  # parents just posted can now be linked
+        count_drain(parts, parts.sender.drain(parts.stop, max_wait=SEND_WAIT_ONCE))
     return reports
 
 
 def run_forever(parts: Parts, listen: str | None) -> None:
     """Poll on schedule until `parts.stop` is set: scheduler jobs fetch, the processor thread
-    records, the sender thread delivers; /metrics and /healthz on `listen` if given."""
+    records, the sender thread delivers; /metrics and /healthz on `listen` if given.
+    Holds the state until stopped (raises StateInUse if another bot holds it)."""
+    with hold_state(parts.db):
+        _run_forever(parts, listen)
+
+
+def _run_forever(parts: Parts, listen: str | None) -> None:
     parts.sender.recover()
     processor = Processor(parts.poller)
     processor.start()
@@ -47,6 +62,8 @@ def run_forever(parts: Parts, listen: str | None) -> None:
     sender.start()
 
     server = serve_metrics(parts, listen, processor)
+    if parts.interactions is not None:
+        parts.interactions.start()
 
     def poll(feed: FeedSpec) -> None:
         fetched = parts.poller.fetch_if_due(feed)
@@ -64,6 +81,8 @@ def run_forever(parts: Parts, listen: str | None) -> None:
         while not parts.stop.wait(1.0):
             pass
     finally:
+        if parts.interactions is not None:
+            parts.interactions.close()
         scheduler.shutdown(wait=True)
         processor.close()
         parts.wake.set()
@@ -83,12 +102,14 @@ def serve_metrics(parts: Parts, listen: str | None,
 
 
 def health(parts: Parts, processor: Processor | None) -> tuple[bool, dict[str, Any]]:
-    """Alive when the scheduler beat recently and the processor thread (if any) runs."""
+    """Healthy when the scheduler beat recently, the processor thread (if any) runs and
+    Slack takes our token (a refused token stops all sending)."""
     age, limit = parts.heartbeat.age(), parts.live.current.settings.stall_after
     processing = processor is None or processor.alive()
-    return age <= limit and processing, {
+    halted = parts.sender.halted
+    return age <= limit and processing and halted is None, {
         "heartbeat_age_seconds": round(age, 1), "stall_after_seconds": limit,
-        "processor_alive": processing}
+        "processor_alive": processing, "sending_halted": halted}
 
 
 def reschedule(scheduler: BaseScheduler, poll: Any, old: Config, new: Config,
@@ -110,6 +131,7 @@ def send_loop(parts: Parts) -> None:
     """The sender thread: drain, then sleep until woken or a second passed."""
     while not parts.stop.is_set():
         try:
+            parts.escalator.flush()
             count_drain(parts, parts.sender.drain(parts.stop, max_wait=2.0))
         except Exception:
             log.exception("sender_failed")

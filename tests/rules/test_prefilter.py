@@ -80,6 +80,8 @@ def _rules() -> list[CompiledRule]:
         compile_rule("any-only", tags=["c"], severity=Severity.CRITICAL, any_terms=["smuggl*"]),
         compile_rule("muted", tags=["d"], severity=Severity.MEDIUM, all_groups=["gallium"],
                      mute_until=datetime(2026, 2, 1, tzinfo=UTC)),
+        compile_rule("cased-title", tags=["e"], severity=Severity.HIGH,
+                     all_groups=[["=Intel", "=AMD*"], ["title:export*", "title:/curbs? on/"]]),
     ]
 
 
@@ -90,6 +92,8 @@ def _rules() -> list[CompiledRule]:
     "Kirin 9000s", "K\u0131r\u0131n 9000s",  # dotless i: the regex, ignoring case, matches it
     "huawe\u0131 ascend 910", "Smuggling case", "gallium exports", "nothing here at all",
     "chipotle ban", "the entity listing ban", "us ban",
+    "Intel exports fall", "intel exports fall", "AMDs exported", "Intel\nexports in summary",
+    "US curbs on Intel", "INTEL EXPORTS", "Int\u200bel exports",
 ])
 def test_fast_path_on_edges(text: str) -> None:
     rules = _rules()
