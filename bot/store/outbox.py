@@ -183,9 +183,9 @@ def heads(conn: sqlite3.Connection) -> list[tuple[OutboxRow, datetime]]:
     first: only a channel's oldest row may be sent, and decoding every waiting message each
     time one is sent made draining a long outbox quadratic."""
     rows = conn.execute(
-        """SELECT o.*, p.ts AS parent_ts, p.state AS parent_state FROM outbox o
+        """SELECT o.*, p.ts AS parent_ts FROM outbox o
            LEFT JOIN threads t ON t.story_id = o.story_id AND t.channel = o.channel
            LEFT JOIN outbox p ON p.id = t.outbox_id AND o.kind IN ('reply', 'update')
-           WHERE o.id IN (SELECT MIN(id) FROM outbox WHERE state = 'pending' GROUP BY channel)
-           ORDER BY o.id""").fetchall()
+           WHERE o.id IN (SELECT MIN(id) FROM outbox WHERE state = ? GROUP BY channel)
+           ORDER BY o.id""", (State.PENDING,)).fetchall()
     return [(_row(r, r["parent_ts"]), datetime.fromisoformat(r["next_attempt"])) for r in rows]
