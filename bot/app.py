@@ -101,6 +101,7 @@ class App:
         self.poller = Poller(self.live, self.db, self.fetcher, self.clock, self.stories,
                              self.metrics)
         self.poller.on_alert = self.wake.set
+        self.poller.stop = self.stop
         self.heartbeat = Heartbeat(settings.heartbeat_path, self.clock)
         self.escalator = Escalator(self.db, self.live, self.clock, self.web)
         self.interactions: Interactions | None = None
@@ -124,8 +125,9 @@ class App:
         settings = config.settings
         db = Database.open(settings.state_path, memory_copy=dry_run)
         log.info("state path=%s%s", settings.state_path, " (in-memory copy)" * dry_run)
+        stop = threading.Event()  # one event: it stops the loop and cancels fetches in flight
         fetcher = HttpFetcher(clock, settings.fetch.limits,
-                              max_connections=settings.fetch.concurrency)
+                              max_connections=settings.fetch.concurrency, stop=stop)
         with db.lock:
             stories = make_stories(settings.dedup, db.conn)
         web = make_web(config, env, dry_run)
@@ -133,7 +135,7 @@ class App:
         if app_token and web is None and not dry_run:
             log.warning("socket_mode_disabled reason=no_SLACK_BOT_TOKEN")
         return cls(LiveConfig(config), db, fetcher, make_notifier(config, env, dry_run), clock,
-                   stories, web=web, app_token=app_token)
+                   stories, web=web, app_token=app_token, stop=stop)
 
     @classmethod
     def for_backtest(cls, config: Config, clock: Clock, notifier: Notifier) -> App:

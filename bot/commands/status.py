@@ -1,7 +1,9 @@
 """`chipwatch status`: feeds, outbox and stories from the state file, opened read-only.
 
 Safe to run beside a running bot: the state file is opened with `mode=ro`, so status never
-writes, migrates or locks it for writing. `--json` prints the same facts for scripts.
+writes, migrates or locks it for writing. Where even that fails (a read-only directory or
+file, so SQLite cannot make its shared-memory file beside it) it reads the file as
+`immutable`, a snapshot, and says so. `--json` prints the same facts for scripts.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bot import digest
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.commands.common import EXIT_FAIL, EXIT_OK, add_command, load
 from bot.config import Config
@@ -26,10 +29,22 @@ def register(sub: Any) -> None:
     p.set_defaults(func=status)
 
 
-def _open(path: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+def _open(path: str) -> tuple[sqlite3.Connection, bool]:
+    """The state file, read-only; (connection, whether it is an immutable snapshot)."""
+    uri = Path(path).resolve().as_uri()
+    conn = sqlite3.connect(f"{uri}?mode=ro", uri=True)
+    try:
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError:
+        # A WAL database needs a -shm file beside it even to read; in a directory we may not
+        # write, `immutable` reads the file as it stands (no locks, no -shm).
+        conn.close()
+        conn = sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True)
+        snapshot = True
+    else:
+        snapshot = False
     conn.row_factory = sqlite3.Row
-    return conn
+    return conn, snapshot
 
 
 def _tables(conn: sqlite3.Connection) -> set[str]:
@@ -52,6 +67,7 @@ def _feeds(conn: sqlite3.Connection, config: Config, now: datetime,
             "feed": name, "configured": name in {f.name for f in config.feeds},
             "last_success": r.get("last_success"), "last_attempt": r.get("last_attempt"),
             "last_status": r.get("last_status"), "last_error": r.get("last_error"),
+            "ok": bool(r) and not r.get("last_error"),
             "items": r.get("items_total", 0), "errors": r.get("errors", 0),
             "next_due": due, "failing_since": r.get("failing_since"),
             "backing_off": bool(r.get("errors")), "gone": bool(r.get("gone")),
@@ -88,18 +104,50 @@ def _stories(conn: sqlite3.Connection, window: timedelta, tables: set[str]) -> d
     return {"open": open_, "total": total}
 
 
+def _digests(conn: sqlite3.Connection, config: Config, now: datetime,
+             tables: set[str]) -> list[dict[str, Any]]:
+    """Per digested channel: alerts waiting for its next digest, and when that goes."""
+    schedule = digest.digest_schedule(config.routes)
+    waiting: dict[str, tuple[int, str | None]] = {}
+    if "digest_entries" in tables:
+        waiting = {r[0]: (r[1], r[2]) for r in conn.execute(
+            "SELECT channel, COUNT(*), MIN(created) FROM digest_entries "
+            "WHERE digest_key IS NULL GROUP BY channel")}
+    out = []
+    for channel in [*schedule, *sorted(set(waiting) - set(schedule))]:
+        count, oldest = waiting.get(channel, (0, None))
+        route = schedule.get(channel)
+        # A channel no longer digested gets what it holds at the next tick.
+        send = digest.next_send(route, now) if route else now
+        out.append({"channel": channel, "queued": count, "oldest": oldest,
+                    "next_send": send.isoformat(timespec="seconds"),
+                    "configured": route is not None})
+    return out
+
+
 def gather(config: Config, now: datetime) -> dict[str, Any]:
     """Everything `status` shows, as plain data; raises sqlite3.Error if unreadable."""
-    conn = _open(str(config.settings.state_path))
+    conn, snapshot = _open(str(config.settings.state_path))
     try:
         tables = _tables(conn)
         if "feeds" not in tables:
             raise sqlite3.OperationalError("no chipwatch tables (has the bot run yet?)")
         return {"now": now.isoformat(timespec="seconds"), "state": str(config.settings.state_path),
+                "snapshot": snapshot,
                 "feeds": _feeds(conn, config, now, tables), "outbox": _outbox(conn),
+                "digests": _digests(conn, config, now, tables),
                 "stories": _stories(conn, config.raw.dedup.window, tables)}
     finally:
         conn.close()
+
+
+def _shown_status(f: dict[str, Any]) -> str:
+    """The STATUS cell: the HTTP status, but `error` when the answer came (200, a file) and
+    its body was no good (garbage, truncated), so a failing feed never reads `ok`/`200`."""
+    status = f["last_status"] or "never"
+    if f["last_error"] and (status in ("ok", "not_modified") or status.startswith("2")):
+        return "error"
+    return str(status)
 
 
 def ago(value: str | None, now: datetime) -> str:
@@ -119,21 +167,28 @@ def render(data: dict[str, Any], now: datetime) -> str:
     rows = [head]
     for f in data["feeds"]:
         backoff = "gone" if f["gone"] else ("yes" if f["backing_off"] else "no")
-        rows.append((f["feed"], ago(f["last_success"], now), f["last_status"] or "never",
+        rows.append((f["feed"], ago(f["last_success"], now), _shown_status(f),
                      str(f["items"]), str(f["errors"]), ago(f["next_due"], now), backoff,
                      ",".join(f["notices"]) or "-"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-    lines = [f"state: {data['state']} (read only)", ""]
+    how = "read only; the directory is not writable, so a snapshot without the newest writes" \
+        if data["snapshot"] else "read only"
+    lines = [f"state: {data['state']} ({how})", ""]
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
               for r in rows]
     ob = data["outbox"]
     lines += ["", f"outbox: pending={ob['pending']} inflight={ob['inflight']} sent={ob['sent']} "
               f"dead={ob['dead']} oldest_pending={ago(ob['oldest_pending'], now)}"]
     lines += [f"  dead {d['channel']} {d['key']}: {d['error']}" for d in ob["dead_rows"]]
+    for d in data["digests"]:
+        lines.append(f"digest {d['channel']}: queued={d['queued']} next_send="
+                     f"{ago(d['next_send'], now) if d['queued'] else '-'}"
+                     + ("" if d["configured"] else " (no longer a digest route)"))
     st = data["stories"]
     lines.append(f"stories: open={st['open']} total={st['total']}")
     failing = [f["feed"] for f in data["feeds"] if f["backing_off"] or f["gone"]]
     lines.append(f"feeds: {len(data['feeds'])} total, {len(failing)} failing")
+    lines += [f"  {f['feed']}: {f['last_error']}" for f in data["feeds"] if f["last_error"]]
     return "\n".join(lines)
 
 

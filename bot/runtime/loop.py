@@ -17,6 +17,7 @@ from bot.metrics import MetricsServer
 from bot.models import FeedSpec
 from bot.pipeline import PollReport
 from bot.runtime.jobs import add_feed_job, build_scheduler
+from bot.runtime.lock import hold_state
 from bot.runtime.parts import Parts
 from bot.runtime.processor import Processor
 from bot.runtime.reload import Reloader
@@ -27,7 +28,13 @@ SENDER_JOIN = 60.0
 
 
 def run_once(parts: Parts) -> list[PollReport]:
-    """Poll every feed once (concurrently), queue closed digests, deliver; the reports."""
+    """Poll every feed once (concurrently), queue closed digests, deliver; the reports.
+    Holds the state for the whole pass (raises StateInUse if another bot holds it)."""
+    with hold_state(parts.db):
+        return _run_once(parts)
+
+
+def _run_once(parts: Parts) -> list[PollReport]:
     parts.sender.recover()
     config = parts.live.current
     reports = parts.poller.poll_all(config.feeds, force=True)
@@ -41,7 +48,13 @@ def run_once(parts: Parts) -> list[PollReport]:
 
 def run_forever(parts: Parts, listen: str | None) -> None:
     """Poll on schedule until `parts.stop` is set: scheduler jobs fetch, the processor thread
-    records, the sender thread delivers; /metrics and /healthz on `listen` if given."""
+    records, the sender thread delivers; /metrics and /healthz on `listen` if given.
+    Holds the state until stopped (raises StateInUse if another bot holds it)."""
+    with hold_state(parts.db):
+        _run_forever(parts, listen)
+
+
+def _run_forever(parts: Parts, listen: str | None) -> None:
     parts.sender.recover()
     processor = Processor(parts.poller)
     processor.start()

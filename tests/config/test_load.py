@@ -9,9 +9,10 @@ import pytest
 
 from bot.config import load_config, parse_duration, resolve_path
 from bot.errors import ConfigError
-from tests.conftest import REPO, run_cli, write_config
+from tests.conftest import REPO, write_config
+from tests.support.cli import run_here
 
-BROKEN = Path(__file__).parent.parent / "fixtures" / "broken"
+BROKEN = Path(__file__).parent.parent / "fixtures" / "configs"
 
 # file → (line, field, words the message must contain)
 CASES = {
@@ -103,14 +104,14 @@ def test_missing_feed_file_names_the_path_tried(tmp_path: Path) -> None:
 
 
 def test_check_command_exit_codes() -> None:
-    bad = run_cli("check", "--config", str(BROKEN / "unknown-route-tag.yaml"))
+    bad = run_here("check", "--config", str(BROKEN / "unknown-route-tag.yaml"))
     assert bad.returncode == 2
     assert bad.stderr.strip().splitlines() == [
         f"{BROKEN / 'unknown-route-tag.yaml'}:4: routes[0].tags[0]: no rule carries tag 'nvidai'"
     ]
-    good = run_cli("check", "--config", str(REPO / "config" / "chipwatch.yaml"))
+    good = run_here("check", "--config", str(REPO / "config" / "chipwatch.yaml"))
     assert good.returncode == 0, good.stdout + good.stderr
-    missing = run_cli("check", "--config", "/nonexistent/chipwatch.yaml")
+    missing = run_here("check", "--config", "/nonexistent/chipwatch.yaml")
     assert missing.returncode == 2 and "cannot read config" in missing.stderr
 
 

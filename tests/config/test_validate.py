@@ -11,7 +11,6 @@ from bot.errors import ConfigError
 from tests.conftest import FIXTURES, REPO
 from tests.support.cli import invoke
 
-BROKEN = FIXTURES / "broken"
 CONFIGS = FIXTURES / "configs"
 
 # Files that load (schema and references are fine) and still must not run.
@@ -24,7 +23,7 @@ REFUSED = {
 
 
 def _path(name: str) -> Path:
-    return (BROKEN if (BROKEN / name).exists() else CONFIGS) / name
+    return CONFIGS / name
 
 
 @pytest.mark.parametrize("name", sorted(REFUSED))

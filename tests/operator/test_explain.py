@@ -8,22 +8,22 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import FIXTURES, REPO, TEST_RULES, run_cli, write_config
-from tests.support.cli import invoke
+from tests.conftest import FIXTURES, REPO, TEST_RULES, write_config
+from tests.support.cli import invoke, run_here
 
 BUNDLED = str(REPO / "config" / "chipwatch.yaml")
 FOUNDING = "China approves first imports of Nvidia's H200 AI chips, sources say"
 
 
 def _json(*args: str) -> dict[str, Any]:
-    res = run_cli("explain", *args, "--json")
+    res = run_here("explain", *args, "--json")
     assert res.returncode == 0, res.stderr
     data: dict[str, Any] = json.loads(res.stdout)
     return data
 
 
 def test_founding_headline_on_the_bundled_config() -> None:
-    res = run_cli("explain", FOUNDING, "--config", BUNDLED)
+    res = run_here("explain", FOUNDING, "--config", BUNDLED)
     assert res.returncode == 0, res.stderr
     out = res.stdout
     assert out.startswith(f"headline: {FOUNDING}\nverdict:  ALERT  severity ")
@@ -56,7 +56,7 @@ def test_why_rules_do_not_fire(tmp_path: Path) -> None:
     rule = next(r for r in data["rules"] if r["id"] == "china-nvidia-imports")
     assert rule["missed_all_groups"] == [1]
     assert rule["reasons"] == ["no term of all-group 1 $nvidia_ai"]
-    human = run_cli("explain", "China approves chip imports", "--config", config).stdout
+    human = run_here("explain", "China approves chip imports", "--config", config).stdout
     assert "verdict:  no alert" in human
     assert "  - china-nvidia-imports [high] (hit: China, approves (approv*), imports (import*)): "\
            "no term of all-group 1 $nvidia_ai" in human
@@ -89,7 +89,8 @@ def test_muted_rule_until_its_time(tmp_path: Path) -> None:
 
 
 def test_broken_config_exits_2() -> None:
-    res = run_cli("explain", FOUNDING, "--config", str(FIXTURES / "configs" / "schema_errors.yaml"))
+    broken = str(FIXTURES / "configs" / "schema_errors.yaml")
+    res = run_here("explain", FOUNDING, "--config", broken)
     assert res.returncode == 2
     assert "rules[0].colour: unknown key" in res.stderr
 
@@ -99,7 +100,7 @@ def test_digest_routes_show_their_schedule(tmp_path: Path) -> None:
                "timezone": "Europe/Berlin", "continue": True},
               {"channel": "#hourly", "mode": "digest", "every": "1h"}]
     config = str(write_config(tmp_path, [], routes=routes))
-    res = run_cli("explain", "China approves H200 imports", "--config", config)
+    res = run_here("explain", "China approves H200 imports", "--config", config)
     assert "channels: #daily (digest at 09:00 Europe/Berlin, route 1), #hourly (digest every " \
            "1h, route 2)" in res.stdout
     data = _json("China approves H200 imports", "--config", config)

@@ -14,6 +14,8 @@ import yaml
 from tests.conftest import FEEDS, REPO, TEST_RULES, run_cli, write_config
 from tests.support.cli import invoke
 
+pytestmark = pytest.mark.slow  # subprocess runs of `run --once` and `replay`
+
 CANDIDATE: dict[str, Any] = {
     # Adds a list; the rule below also uses the config's own $china and $nvidia_ai.
     "terms": {"food": ["Chipotle", "burrito"]},

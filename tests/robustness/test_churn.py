@@ -22,8 +22,7 @@ from bot.store import outbox
 from bot.store.db import Database
 from tests.conftest import write_config
 from tests.support.feed_server import FeedServer
-from tests.support.hostile_server import rss
-from tests.support.util import poll
+from tests.support.util import poll, rss
 
 N = 12
 

@@ -8,13 +8,16 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
+import pytest
+
 from bot.clock import SYSTEM_CLOCK, FakeClock
 from bot.models import FeedSpec
 from bot.poller import HostSlots, is_due
 from bot.store.feeds import FeedState
 from tests.conftest import write_config
-from tests.service.helpers import build_app, rss
+from tests.service.helpers import build_app
 from tests.support.feed_server import FeedServer
+from tests.support.util import rss
 
 LATENCY = 0.25
 FEEDS = 40
@@ -37,12 +40,13 @@ class InFlight:
         return False  # go on to the normal answer
 
 
+@pytest.mark.slow  # a subprocess or real waits
 def test_many_slow_feeds_poll_concurrently_then_304(tmp_path: Path) -> None:
     with FeedServer() as server:
         counter = InFlight()
         feeds = []
         for i in range(FEEDS):
-            url = server.serve(f"/f{i}.rss", rss([(f"Story {i}", None)]),
+            url = server.serve(f"/f{i}.rss", rss([f"Story {i}"]),
                                behaviour=counter.enter)
             feeds.append({"name": f"f{i}", "url": url})
         config = write_config(tmp_path, feeds, fetch={"concurrency": 16, "per_host": 8})

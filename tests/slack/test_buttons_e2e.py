@@ -22,6 +22,8 @@ from tests.slack.conftest import ADMIN, ENTITY, H200, MEMBER, NOW, USER, TwoWay
 from tests.support.fake_slack import validate_blocks
 from tests.support.fake_socket import button
 
+pytestmark = pytest.mark.slow  # Socket Mode end to end over a real websocket on loopback
+
 
 def _press(w: TwoWay, channel: str, action: str, user: str) -> tuple[str, float]:
     parent = w.parent(channel)

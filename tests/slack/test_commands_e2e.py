@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.slack.conftest import ADMIN, H200, USER, TwoWay
 from tests.support.fake_socket import command
+
+pytestmark = pytest.mark.slow  # Socket Mode end to end over a real websocket on loopback
 
 
 def _ask(w: TwoWay, user: str, text: str) -> str:

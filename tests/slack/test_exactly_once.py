@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from bot.slack.buttons import MUTE_STORY, NOT_RELEVANT
 from tests.slack.conftest import H200, USER, TwoWay
 from tests.support.fake_socket import button, command
 from tests.support.util import wait_for
+
+pytestmark = pytest.mark.slow  # Socket Mode end to end over a real websocket on loopback
 
 
 def _payload(w: TwoWay, action: str, channel: str = "#chip-alerts") -> dict[str, object]:
