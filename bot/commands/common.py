@@ -29,12 +29,13 @@ def add_command(sub: Any, name: str, help_: str) -> argparse.ArgumentParser:
     return p
 
 
-def validated(args: argparse.Namespace) -> Config:
+def validated(args: argparse.Namespace, *, remember: bool = True) -> Config:
     """The config after the one validation `check` and reload also apply (`bot.config.
-    validate`), its warnings attached; raises ConfigError listing every error."""
-    from bot.config.validate import validate
+    validate`, remembered for unchanged bytes), its warnings attached; raises ConfigError
+    listing every error."""
+    from bot.config.validate import validate_remembered
 
-    return validate(resolve_path(args.config)).config_or_raise()
+    return validate_remembered(resolve_path(args.config), remember=remember).config_or_raise()
 
 
 def load(args: argparse.Namespace, *, lint: bool = True) -> Config:

@@ -38,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from bot.app import App
 
-    config = validated(args)  # the same validation as `check` and reload
+    # The same validation as `check` and reload (remembered for unchanged bytes).
+    config = validated(args, remember=not args.dry_run)
     for w in (*config.warnings, *config.example_failures):
         log.warning("config_warning %s", w)
     app = App.build(config, dry_run=args.dry_run)

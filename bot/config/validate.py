@@ -8,9 +8,11 @@ blow their match-time budget.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from bot import __version__
 from bot.config.compile import Config, load_config
 from bot.config.load import Located
 from bot.config.regex_budget import slow_regexes
@@ -74,3 +76,39 @@ def validate(path: Path | str, *, regex_budget: bool = True) -> Validation:
     warnings.sort(key=lambda p: p.line or 0)
     config = replace(config, warnings=tuple(warnings))
     return Validation(path, config, tuple(errors), tuple(warnings))
+
+
+def _digest(path: Path) -> str:
+    try:
+        body = path.read_bytes()
+    except OSError:
+        return ""
+    return hashlib.sha256(body + f"\0chipwatch {__version__}".encode()).hexdigest()
+
+
+def validate_remembered(path: Path | str, *, remember: bool = True) -> Validation:
+    """`validate`, remembered beside the state file: bytes that passed it before (with this
+    chipwatch) are only loaded again, not linted, run against their examples or timed, so a
+    `run --once` from cron does not pay for checks whose answer cannot have changed. Errors
+    of loading are always checked; warnings are shown when a file is first validated.
+    `remember=False` (a dry run) reads the memo but writes nothing."""
+    path = Path(path)
+    digest = _digest(path)
+    try:
+        quick = load_config(path, lint=False)
+    except ConfigError as exc:
+        return Validation(path, None, tuple(exc.problems), ())
+    memo = quick.settings.state_path.with_suffix(".validated")
+    try:
+        if digest and memo.read_text().strip() == digest and not required_sections(quick):
+            return Validation(path, quick, (), ())
+    except OSError:
+        pass
+    verdict = validate(path)
+    if verdict.ok and digest and remember:
+        try:
+            memo.parent.mkdir(parents=True, exist_ok=True)
+            memo.write_text(digest + "\n")
+        except OSError:
+            pass  # a read-only state folder: validate every time
+    return verdict

@@ -3,17 +3,20 @@ heartbeat, digest periods and the config-file watch."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import zlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot import digest
+from bot.config.compile import Config
 from bot.models import FeedSpec
 from bot.runtime import heartbeat
 from bot.runtime.parts import Parts
@@ -75,3 +78,18 @@ def flush_digests(parts: Parts) -> None:
     """Queue the digests of periods that closed, and wake the sender."""
     if digest.flush(parts.db, parts.live.current.routes, parts.clock.now()):
         parts.wake.set()
+
+
+def reschedule(scheduler: BaseScheduler, poll: PollJob, old: Config, new: Config,
+               parts: Parts) -> None:
+    """Follow a config swap: drop removed feeds' jobs, (re)add changed and new ones."""
+    before = {f.name: f for f in old.feeds}
+    after = {f.name: f for f in new.feeds}
+    for name in before:
+        if name not in after:
+            with contextlib.suppress(JobLookupError):
+                scheduler.remove_job(f"feed:{name}")
+    now = parts.clock.now()
+    for name, feed in after.items():
+        if before.get(name) != feed:
+            add_feed_job(scheduler, poll, feed, now)

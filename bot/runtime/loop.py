@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 from typing import Any
 
-from apscheduler.jobstores.base import JobLookupError
-from apscheduler.schedulers.base import BaseScheduler
-
 from bot import digest
-from bot.config.compile import Config
 from bot.deliver import DrainReport
 from bot.metrics import MetricsServer
 from bot.models import FeedSpec
 from bot.pipeline import PollReport
-from bot.runtime.jobs import add_feed_job, build_scheduler
 from bot.runtime.lock import hold_state
 from bot.runtime.parts import Parts
 from bot.runtime.processor import Processor
-from bot.runtime.reload import Reloader
 
 log = logging.getLogger("chipwatch.runtime")
 SEND_WAIT_ONCE = 5.0  # a one-shot run waits this long for per-channel slots and Retry-Afters
@@ -70,6 +63,11 @@ def _run_forever(parts: Parts, listen: str | None) -> None:
         if fetched is not None:
             processor.submit(fetched)
 
+    # APScheduler and the reloader only for the scheduled loop: `run --once` (often from
+    # cron) does not pay for importing them.
+    from bot.runtime.jobs import build_scheduler, reschedule
+    from bot.runtime.reload import Reloader
+
     scheduler = build_scheduler(parts, poll)
     Reloader(parts.live, parts.db, parts.clock, parts.wake,
              lambda old, new: reschedule(scheduler, poll, old, new, parts)).install(scheduler)
@@ -110,21 +108,6 @@ def health(parts: Parts, processor: Processor | None) -> tuple[bool, dict[str, A
     return age <= limit and processing and halted is None, {
         "heartbeat_age_seconds": round(age, 1), "stall_after_seconds": limit,
         "processor_alive": processing, "sending_halted": halted}
-
-
-def reschedule(scheduler: BaseScheduler, poll: Any, old: Config, new: Config,
-               parts: Parts) -> None:
-    """Follow a config swap: drop removed feeds' jobs, (re)add changed and new ones."""
-    before = {f.name: f for f in old.feeds}
-    after = {f.name: f for f in new.feeds}
-    for name in before:
-        if name not in after:
-            with contextlib.suppress(JobLookupError):
-                scheduler.remove_job(f"feed:{name}")
-    now = parts.clock.now()
-    for name, feed in after.items():
-        if before.get(name) != feed:
-            add_feed_job(scheduler, poll, feed, now)
 
 
 def send_loop(parts: Parts) -> None:

@@ -66,3 +66,25 @@ def test_empty_and_partial_configs_name_what_is_missing(tmp_path: Path) -> None:
     assert [str(p) for p in validate(path, regex_budget=False).errors] == [
         f"{path}: feeds: no feeds: nothing would be polled",
         f"{path}:3: routes: no routes: alerts would go nowhere"]
+
+
+def test_a_validated_file_is_remembered_until_its_bytes_change(tmp_path: Path) -> None:
+    """`run` validates a file once: unchanged bytes are only loaded again (so its warnings,
+    shown the first time, are not repeated); any edit is validated in full again."""
+    from bot.config.validate import validate_remembered
+    from tests.conftest import write_config
+
+    path = write_config(tmp_path, [{"name": "f", "url": "https://example.com/f.rss"}])
+    path.write_text(path.read_text() + "\n")  # the test rules lint clean; keep them
+    # A catch-all route before another is a warning (the second can never be reached).
+    text = path.read_text().replace("routes:\n", "routes:\n- channel: '#all'\n", 1)
+    path.write_text(text)
+    first = validate_remembered(path)
+    assert first.ok and first.warnings
+    memo = tmp_path / "state" / "chipwatch.validated"
+    assert memo.exists()
+    again = validate_remembered(path)
+    assert again.ok and not again.warnings and again.config is not None
+    path.write_text(text + "# an edit\n")
+    edited = validate_remembered(path)
+    assert edited.ok and edited.warnings  # new bytes: validated in full again
