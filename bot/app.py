@@ -8,7 +8,6 @@ import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from bot import runtime
 from bot.clock import SYSTEM_CLOCK, Clock
@@ -21,8 +20,9 @@ from bot.pipeline import OwnStory, PollReport, Stories
 from bot.poller import Poller
 from bot.runtime.heartbeat import Heartbeat
 from bot.slack.notifier import ConsoleNotifier, Notifier, SlackNotifier
-from bot.store import outbox
-from bot.store.db import Database
+from bot.store import database_url, open_store, outbox
+from bot.store import feeds as feed_store
+from bot.store.base import Store
 from bot.stories import make_stories
 
 log = logging.getLogger("chipwatch.app")
@@ -52,7 +52,7 @@ class App:
     """A configured bot: its parts, wired. `bot.runtime` runs it (see `runtime.Parts`)."""
 
     live: LiveConfig
-    db: Database
+    db: Store
     fetcher: Fetcher
     notifier: Notifier
     clock: Clock = SYSTEM_CLOCK
@@ -82,28 +82,28 @@ class App:
         """Everything from the config: state file, HTTP fetcher, story engine, notifier."""
         env = os.environ if env is None else env
         settings = config.settings
-        db = Database.open(settings.state_path, memory_copy=dry_run)
-        log.info("state path=%s%s", settings.state_path, " (in-memory copy)" * dry_run)
+        db = open_store(database_url(settings.state_url, env), settings.state_path,
+                        memory_copy=dry_run)
+        log.info("state backend=%s where=%s%s", db.backend, db.where,
+                 " (in-memory copy)" * dry_run)
         fetcher = HttpFetcher(clock, settings.fetch.limits,
                               max_connections=settings.fetch.concurrency)
-        with db.lock:
-            stories = make_stories(settings.dedup, db.conn)
+        stories = make_stories(settings.dedup, db)
         return cls(LiveConfig(config), db, fetcher, make_notifier(config, env, dry_run), clock,
                    stories)
 
     def _watch_store(self) -> None:
         """Metrics read from the state file: outbox depth now, last successes from before."""
         def depth() -> dict[str, float]:
-            with self.db.lock:
-                counts = outbox.counts(self.db.conn)
+            with self.db.reading() as conn:
+                counts = outbox.counts(conn)
             return {s: float(counts.get(s, 0)) for s in ("pending", "inflight", "sent", "dead")}
 
         self.metrics.watch("chipwatch_outbox_rows", "Outbox rows by state.", "state", depth)
-        with self.db.lock:
-            rows = self.db.conn.execute(
-                "SELECT name, last_success FROM feeds WHERE last_success IS NOT NULL").fetchall()
-        for name, when in rows:
-            self.metrics.success(name, datetime.fromisoformat(when))
+        with self.db.reading() as conn:
+            last = feed_store.last_successes(conn)
+        for name, when in last.items():
+            self.metrics.success(name, when)
 
     def run_once(self) -> list[PollReport]:
         """Poll every feed once, deliver, return the reports (see `runtime.run_once`)."""

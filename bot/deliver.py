@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -20,7 +21,7 @@ from bot.clock import Clock
 from bot.errors import DeliveryError, PermanentDeliveryError
 from bot.slack.notifier import Notifier, Posted
 from bot.store import outbox
-from bot.store.db import Database
+from bot.store.base import FencedError, Store
 from bot.store.outbox import OutboxRow
 
 log = logging.getLogger("chipwatch.deliver")
@@ -50,7 +51,7 @@ def backoff(attempts: int, rng: random.Random | None = None) -> float:
 class Sender:
     """Sends outbox rows through a Notifier; one instance, one thread."""
 
-    def __init__(self, db: Database, notifier: Notifier, clock: Clock,
+    def __init__(self, db: Store, notifier: Notifier, clock: Clock,
                  per_channel_interval: float = 1.0) -> None:
         self.db = db
         self.notifier = notifier
@@ -61,29 +62,36 @@ class Sender:
         self._unsettled: set[str] | None = None  # None: in-flight rows not checked yet
         self._settle_at = 0.0
         self._settle_tries = 0
+        # Asked right before every post: False once this replica may no longer lead.
+        self.may_send: Callable[[], bool] = lambda: True
 
     def recover(self) -> None:
-        """At start-up: make every pending row due now (a restart is a retry point) and
-        settle the rows a crash left in flight."""
+        """At start-up (or on becoming leader): make every pending row due now (a restart is
+        a retry point), keep each channel's pace from its last message (another replica
+        may have sent it a moment ago), and settle the rows a crash left in flight."""
         with self.db.tx() as conn:
-            conn.execute("UPDATE outbox SET next_attempt = ? WHERE state = 'pending'",
-                         (self.clock.now().isoformat(),))
+            now, mono = self.clock.now(), self.clock.monotonic()
+            outbox.all_due(conn, now)
+            last = outbox.last_sent(conn)
+        self._free_at = {channel: mono + self.interval - (now - when).total_seconds()
+                         for channel, when in last.items()}
+        self._unsettled = None
         self._settle()
 
     def _settle(self) -> None:
         """Rows left in flight are sent if Slack has them (found by the outbox key in the
         message metadata), else pending again. When Slack cannot tell (down), the row stays
         in flight and its channel is blocked — nothing may overtake it — until a later try."""
-        with self.db.lock:
-            rows = outbox.inflight(self.db.conn)
+        with self.db.reading() as conn:
+            rows = outbox.inflight(conn)
         blocked: set[str] = set()
         for row, attempted in rows:
             if row.channel in blocked:
                 continue
             found = None
             if row.kind != "update":  # an update is idempotent: just redo it
-                with self.db.lock:
-                    where = row.channel_id or outbox.known_channel_id(self.db.conn, row.channel)
+                with self.db.reading() as conn:
+                    where = row.channel_id or outbox.known_channel_id(conn, row.channel)
                 try:
                     found = self.notifier.find_posted(where or row.channel, row.key,
                                                       attempted.timestamp() - 300)
@@ -127,8 +135,8 @@ class Sender:
 
     def _next(self) -> tuple[OutboxRow | None, float]:
         """The row to send next, and how long until its channel may take it."""
-        with self.db.lock:
-            rows = outbox.pending(self.db.conn)
+        with self.db.reading() as conn:
+            rows = outbox.pending(conn)
         now, mono = self.clock.now(), self.clock.monotonic()
         best: tuple[OutboxRow | None, float] = (None, float("inf"))
         heads: set[str] = set(self._unsettled or ())  # blocked behind an unsettled row
@@ -151,6 +159,8 @@ class Sender:
             # next_attempt doubles as "attempted at": a recovery searches Slack from there
             now = self.clock.now()
             outbox.mark(conn, row.id, "inflight", now=now, next_attempt=now)
+        if not self.may_send():  # the fence: a replica that lost the lead posts nothing
+            raise FencedError(f"not the leader: {row.key} left in flight for the leader")
         try:
             posted = self._already_posted(row) or self._deliver(row)
         except PermanentDeliveryError as exc:
@@ -178,8 +188,8 @@ class Sender:
         the message: look for it by its key before posting again."""
         if row.kind == "update" or not row.error or not _ambiguous(row.error):
             return None
-        with self.db.lock:
-            where = row.channel_id or outbox.known_channel_id(self.db.conn, row.channel)
+        with self.db.reading() as conn:
+            where = row.channel_id or outbox.known_channel_id(conn, row.channel)
         try:
             found = self.notifier.find_posted(where or row.channel, row.key,
                                               row.created.timestamp() - 300)
@@ -193,8 +203,8 @@ class Sender:
 
     def _deliver(self, row: OutboxRow) -> Posted:
         if row.kind == "update":
-            with self.db.lock:
-                channel_id = outbox.parent_channel_id(self.db.conn, row) or row.channel
+            with self.db.reading() as conn:
+                channel_id = outbox.parent_channel_id(conn, row) or row.channel
             assert row.thread_ts is not None
             self.notifier.update(channel_id, row.thread_ts, row.message)
             return Posted(channel_id, row.thread_ts)

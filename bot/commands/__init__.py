@@ -3,4 +3,4 @@
 To add a command: write `bot/commands/<name>.py` with `register`, and list it in COMMANDS.
 """
 
-COMMANDS = ["run", "check", "explain", "replay", "health", "cluster", "status"]
+COMMANDS = ["run", "check", "explain", "replay", "health", "cluster", "status", "state"]

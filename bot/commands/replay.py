@@ -1,13 +1,13 @@
 """`chipwatch replay --since 7d [--rules FILE]`: run the current (or a candidate) rules over
 the items already stored and show what would have alerted, grouped by story, against what
-actually alerted. Reads an in-memory copy of the state file: never posts, never writes.
+actually alerted. Reads the state read-only: never posts, never writes.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sqlite3
+import os
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,9 +18,13 @@ from bot.commands.common import EXIT_FAIL, EXIT_OK, add_command, load
 from bot.config import Config, parse_duration
 from bot.config.compile import compile_config
 from bot.config.load import read_config
+from bot.errors import StoreError
 from bot.route import route
 from bot.rules.engine import match
-from bot.store.db import Database
+from bot.store import database_url, outbox
+from bot.store import items as item_store
+from bot.store.base import Conn
+from bot.store.readonly import read_only
 
 
 def register(sub: Any) -> None:
@@ -69,25 +73,13 @@ class Story:
         return "unchanged" if self.would else "none"
 
 
-def _actual_channels(conn: sqlite3.Connection) -> dict[str, set[str]]:
-    out: dict[str, set[str]] = {}
-    for sql in ("SELECT story_id, channel FROM outbox WHERE kind = 'alert'",
-                "SELECT story_id, channel FROM digest_entries"):
-        for story, channel in conn.execute(sql):
-            out.setdefault(story, set()).add(channel)
-    return out
-
-
-def replay_items(config: Config, rules_config: Config, db: Database,
+def replay_items(config: Config, rules_config: Config, conn: Conn,
                  since: datetime) -> list[Story]:
     """Every story with stored items fetched since `since`, with both outcomes."""
-    conn = db.conn
-    channels = _actual_channels(conn)
+    channels = outbox.alerted_channels(conn)
     max_age = {f.name: f.max_age for f in config.feeds}
     stories: dict[str, Story] = {}
-    rows = conn.execute("SELECT * FROM items WHERE fetched >= ? ORDER BY fetched, id",
-                        (since.isoformat(),)).fetchall()
-    for row in rows:
+    for row in item_store.stored_since(conn, since):
         sid = row["story_id"] or row["id"]
         story = stories.setdefault(sid, Story(sid, row["title"]))
         story.items += 1
@@ -147,15 +139,17 @@ def replay(args: argparse.Namespace) -> int:
         print(f"--since: {exc}")
         return EXIT_FAIL
     state = config.settings.state_path
-    if not state.exists():
+    url = database_url(config.settings.state_url, os.environ)
+    if url is None and not state.exists():
         print(f"no state file at {state}: nothing to replay (run the bot first)")
         return EXIT_FAIL
     since = SYSTEM_CLOCK.now() - window
-    db = Database.open(state, memory_copy=True)  # a copy: the state file is only read
     try:
-        stories = replay_items(config, rules_config, db, since)
-    finally:
-        db.close()
+        with read_only(url, state) as (conn, _):
+            stories = replay_items(config, rules_config, conn, since)
+    except StoreError as exc:
+        print(exc)
+        return EXIT_FAIL
     if args.json:
         print(json.dumps({"since": since.isoformat(), "rules": str(rules_config.path),
                           "stories": [{"id": s.id, "title": s.title, "change": s.change,

@@ -41,6 +41,7 @@ class Settings:
     """The compiled runtime settings of one config file."""
 
     state_path: Path
+    state_url: str | None  # PostgreSQL; None: the SQLite file at state_path
     fetch: FetchSettings
     slack: SlackSettings
     dedup: DedupSettings | None  # None: story dedup off, every item is its own story
@@ -48,6 +49,8 @@ class Settings:
     stall_after: float
     feed_health: FeedHealthConfig
     ops_channel: str | None
+    failover: float  # seconds within which a standby replica takes over
+    replica: str | None
 
     @property
     def heartbeat_path(self) -> Path:
@@ -69,6 +72,7 @@ def compile_settings(raw: ChipwatchConfig, config_path: Path) -> Settings:
                     near_duplicate=d.near_duplicate) if d.enabled else None
     return Settings(
         state_path=(config_path.parent / raw.state.path).resolve(),
+        state_url=raw.state.url,
         fetch=FetchSettings(limits, f.concurrency, f.per_host, f.parse_workers, f.backoff_max),
         slack=SlackSettings(raw.slack.api_url, raw.slack.timeout.total_seconds(),
                             raw.slack.per_channel_interval.total_seconds()),
@@ -77,4 +81,6 @@ def compile_settings(raw: ChipwatchConfig, config_path: Path) -> Settings:
         stall_after=raw.metrics.stall_after.total_seconds(),
         feed_health=raw.feed_health,
         ops_channel=raw.ops_channel,
+        failover=raw.ha.failover.total_seconds(),
+        replica=raw.ha.replica,
     )

@@ -50,8 +50,8 @@ def build_scheduler(parts: Parts, poll: PollJob) -> BackgroundScheduler:
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE},
     )
     now = parts.clock.now()
-    with parts.db.lock:
-        states = feed_store.load_states(parts.db.conn)
+    with parts.db.reading() as conn:
+        states = feed_store.load_states(conn)
     for feed in config.feeds:
         add_feed_job(scheduler, poll, feed, first_run(feed, states.get(feed.name), now))
     scheduler.add_job(parts.heartbeat.beat, IntervalTrigger(seconds=heartbeat.EVERY),

@@ -11,14 +11,14 @@ from bot.deliver import Sender
 from bot.metrics import Metrics
 from bot.poller import Poller
 from bot.runtime.heartbeat import Heartbeat
-from bot.store.db import Database
+from bot.store.base import Store
 
 
 class Parts(Protocol):
     """The parts of a configured bot that the runtime drives."""
 
     live: LiveConfig
-    db: Database
+    db: Store
     poller: Poller
     sender: Sender
     clock: Clock
