@@ -118,7 +118,7 @@ class PostgresStore:
         def configure(conn: psycopg.Connection[Any]) -> None:
             conn.autocommit = True
             conn.execute(f"SET idle_in_transaction_session_timeout = '{IDLE_IN_TX}'")
-            conn.execute("SET application_name = %s", (name[:60],))
+            conn.execute("SELECT set_config('application_name', %s, false)", (name[:60],))
             conn.autocommit = False
 
         pool: ConnectionPool[Any] = ConnectionPool(
