@@ -18,8 +18,7 @@ from bot.config.live import LiveConfig
 from bot.feeds import HttpFetcher
 from bot.pipeline import PollReport
 from bot.slack.notifier import ConsoleNotifier
-from bot.store import outbox
-from bot.store import SqliteStore
+from bot.store import SqliteStore, outbox
 from tests.conftest import write_config
 from tests.support.feed_server import FeedServer
 from tests.support.hostile_server import rss

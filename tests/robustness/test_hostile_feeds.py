@@ -24,8 +24,8 @@ from bot.config import load_config
 from bot.config.live import LiveConfig
 from bot.feeds import HttpFetcher, Outcome
 from bot.slack.notifier import ConsoleNotifier
-from bot.store import feeds as feed_store
 from bot.store import SqliteStore
+from bot.store import feeds as feed_store
 from tests.conftest import write_config
 from tests.robustness.conftest import FIGURES as ROBUST_FIGURES
 from tests.support import hostile_server as hs

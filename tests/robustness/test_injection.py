@@ -21,8 +21,7 @@ from bot.feeds import HttpFetcher
 from bot.models import Item, Match, RuleHit, Severity
 from bot.slack.blocks import alert_message, reply_message, with_sources
 from bot.slack.notifier import SlackNotifier
-from bot.store import outbox
-from bot.store import SqliteStore
+from bot.store import SqliteStore, outbox
 from tests.conftest import TOKEN, write_config
 from tests.support.fake_slack import FakeSlack, validate_blocks
 from tests.support.feed_server import FeedServer

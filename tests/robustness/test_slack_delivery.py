@@ -24,8 +24,7 @@ from bot.deliver import Sender
 from bot.feeds import HttpFetcher
 from bot.slack.blocks import Message
 from bot.slack.notifier import SlackNotifier
-from bot.store import outbox
-from bot.store import SqliteStore
+from bot.store import SqliteStore, outbox
 from tests.conftest import TOKEN, run_cli, slack_env, write_config
 from tests.support.fake_slack import FakeSlack, Fault
 from tests.support.feed_server import FeedServer
