@@ -7,20 +7,22 @@ import logging
 import os
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bot import runtime
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.config.compile import Config
 from bot.config.live import LiveConfig
 from bot.deliver import Sender
-from bot.feeds.fetch import Fetcher, HttpFetcher
+from bot.feeds.fetch import Fetcher, FetchResult, HttpFetcher, Validators
+from bot.feeds.response import Outcome
 from bot.metrics import MeteredNotifier, Metrics
+from bot.models import FeedSpec
 from bot.pipeline import OwnStory, PollReport, Stories
 from bot.poller import Poller
 from bot.runtime.heartbeat import Heartbeat
 from bot.slack.notifier import ConsoleNotifier, Notifier, SlackNotifier
-from bot.store import database_url, open_store, outbox
+from bot.store import SqliteStore, database_url, open_store, outbox
 from bot.store import feeds as feed_store
 from bot.store.base import Store
 from bot.stories import make_stories
@@ -45,6 +47,16 @@ def make_notifier(config: Config, env: Mapping[str, str], dry_run: bool) -> Noti
 def metrics_listen(config: Config, env: Mapping[str, str]) -> str | None:
     """Where /metrics and /healthz listen: $CHIPWATCH_METRICS_LISTEN, else the config."""
     return env.get("CHIPWATCH_METRICS_LISTEN") or config.settings.metrics_listen
+
+
+@dataclass(frozen=True)
+class NoFetcher:
+    """A fetcher for bots whose items come from elsewhere (a backtest's archive)."""
+
+    clock: Clock
+
+    def fetch(self, feed: FeedSpec, validators: Validators) -> FetchResult:
+        return FetchResult(feed, Outcome.NOT_MODIFIED, self.clock.now(), 304)
 
 
 @dataclass
@@ -91,6 +103,16 @@ class App:
         stories = make_stories(settings.dedup, db)
         return cls(LiveConfig(config), db, fetcher, make_notifier(config, env, dry_run), clock,
                    stories)
+
+    @classmethod
+    def for_backtest(cls, config: Config, clock: Clock, notifier: Notifier) -> App:
+        """A bot on an in-memory store that posts to `notifier` (a recorder) and fetches
+        nothing: a backtest hands it the archive's items."""
+        db = SqliteStore.open(":memory:")
+        stories = make_stories(config.settings.dedup, db)
+        config = replace(config, settings=replace(
+            config.settings, slack=replace(config.settings.slack, per_channel_interval=0.0)))
+        return cls(LiveConfig(config), db, NoFetcher(clock), notifier, clock, stories)
 
     def _watch_store(self) -> None:
         """Metrics read from the state file: outbox depth now, last successes from before."""

@@ -4,8 +4,10 @@ A row is marked sent only after Slack answered ok. Transient failures back off (
 Retry-After) and block only their own channel, so order within a channel holds. Permanent
 failures go to dead letters with one log line. Rows a crash left in flight, and rows whose
 last send failed without a clear answer (a timeout, a dropped connection, a 5xx), are looked
-up in the channel's history (by the outbox key in the message metadata) before being re-sent,
-so a message Slack already took is never posted twice.
+up in Slack (by the outbox key in the message metadata: top-level messages in the channel's
+history, replies in their thread) before being re-sent, so a message Slack already took is
+never posted twice. A refused token (checked at start-up with auth.test, or refused mid-run)
+stops all sending: rows stay pending, `halted` says why, and it is said once.
 """
 
 from __future__ import annotations
@@ -18,11 +20,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.clock import Clock
-from bot.errors import DeliveryError, PermanentDeliveryError
+from bot.errors import CredentialsError, DeliveryError, PermanentDeliveryError
 from bot.slack.notifier import Notifier, Posted
 from bot.store import outbox
 from bot.store.base import FencedError, Store
-from bot.store.outbox import OutboxRow
+from bot.store.outbox import Kind, OutboxRow, State
 
 log = logging.getLogger("chipwatch.deliver")
 BACKOFF_MAX = 600.0
@@ -37,11 +39,6 @@ class DrainReport:
     dead: int = 0
 
 
-def _ambiguous(error: str) -> bool:
-    """Whether a failed send may have reached Slack: no answer at all, or a 5xx."""
-    return "(HTTP " not in error or "(HTTP 5" in error
-
-
 def backoff(attempts: int, rng: random.Random | None = None) -> float:
     """Seconds before retry number `attempts`: 2, 4, 8… capped at 10 min, ±20% jitter."""
     spread: float = (rng or random).uniform(0.8, 1.2)
@@ -49,14 +46,22 @@ def backoff(attempts: int, rng: random.Random | None = None) -> float:
 
 
 class Sender:
-    """Sends outbox rows through a Notifier; one instance, one thread."""
+    """Sends outbox rows through a Notifier; one instance, one thread.
+
+    `per_channel_interval` spaces sends to one channel when the notifier is paced (Slack);
+    `on_halt` is told once when a refused token stops all sending — a way to the operators
+    that does not need that token (without one, the log line is the notice)."""
 
     def __init__(self, db: Store, notifier: Notifier, clock: Clock,
-                 per_channel_interval: float = 1.0) -> None:
+                 per_channel_interval: float = 1.0,
+                 on_halt: Callable[[str], None] | None = None) -> None:
         self.db = db
         self.notifier = notifier
         self.clock = clock
-        self.interval = per_channel_interval
+        self.interval = per_channel_interval if notifier.paced else 0.0
+        self.on_halt = on_halt
+        self.halted: str | None = None  # why nothing can be sent (the token is refused)
+        self._recheck_at = 0.0
         self._free_at: dict[str, float] = {}
         self._joined: set[str] = set()
         self._unsettled: set[str] | None = None  # None: in-flight rows not checked yet
@@ -66,9 +71,10 @@ class Sender:
         self.may_send: Callable[[], bool] = lambda: True
 
     def recover(self) -> None:
-        """At start-up (or on becoming leader): make every pending row due now (a restart is
-        a retry point), keep each channel's pace from its last message (another replica
-        may have sent it a moment ago), and settle the rows a crash left in flight."""
+        """At start-up (or on becoming leader): check the token, make every pending row due
+        now (a restart is a retry point), keep each channel's pace from its last message
+        (another replica may have sent it a moment ago) and settle the rows a crash left in
+        flight."""
         with self.db.tx() as conn:
             now, mono = self.clock.now(), self.clock.monotonic()
             outbox.all_due(conn, now)
@@ -76,7 +82,42 @@ class Sender:
         self._free_at = {channel: mono + self.interval - (now - when).total_seconds()
                          for channel, when in last.items()}
         self._unsettled = None
-        self._settle()
+        if self.check_token():
+            self._settle()
+
+    def check_token(self) -> bool:
+        """Ask Slack whether it takes our token (auth.test); False, and sending halted, when
+        it is refused. When Slack cannot be asked, sending goes on (and retries as usual)."""
+        try:
+            self.notifier.check()
+        except CredentialsError as exc:
+            self._halt(exc)
+            return False
+        except DeliveryError as exc:
+            log.warning("slack_auth_check_failed error=%s action=continue", exc)
+        if self.halted:
+            log.warning("slack_sending_resumed after=%s", self.halted)
+            self.halted = None
+        return True
+
+    def _halt(self, exc: CredentialsError) -> None:
+        """Stop all sending; said once (log, and `on_halt`), re-checked every 10 minutes."""
+        self._recheck_at = self.clock.monotonic() + BACKOFF_MAX
+        if self.halted is not None:
+            return
+        self.halted = exc.code or str(exc)
+        with self.db.reading() as conn:
+            counts = outbox.counts(conn)
+        held = counts.get(State.PENDING, 0) + counts.get(State.INFLIGHT, 0)
+        note = (f"Slack refused the bot token ({self.halted}): nothing is sent until it is "
+                f"fixed; {held} messages wait in the outbox")
+        log.error("slack_token_refused error=%s pending=%d action=hold_all "
+                  "fix=set SLACK_BOT_TOKEN and restart", exc, held)
+        if self.on_halt is not None:
+            try:
+                self.on_halt(note)
+            except Exception:  # the notice is a courtesy; the log line above is the record
+                log.exception("ops_notice_failed")
 
     def _settle(self) -> None:
         """Rows left in flight are sent if Slack has them (found by the outbox key in the
@@ -89,13 +130,13 @@ class Sender:
             if row.channel in blocked:
                 continue
             found = None
-            if row.kind != "update":  # an update is idempotent: just redo it
-                with self.db.reading() as conn:
-                    where = row.channel_id or outbox.known_channel_id(conn, row.channel)
+            if row.kind != Kind.UPDATE:  # an update is idempotent: just redo it
                 try:
-                    found = self.notifier.find_posted(where or row.channel, row.key,
-                                                      attempted.timestamp() - 300)
-                except PermanentDeliveryError as exc:
+                    found = self._look_up(row, attempted.timestamp() - 300)
+                except CredentialsError as exc:
+                    self._halt(exc)
+                    return
+                except PermanentDeliveryError as exc:  # cannot look: resend
                     log.error("outbox_unverifiable channel=%s key=%s error=%s action=resend",
                               row.channel, row.key, exc)
                 except DeliveryError as exc:
@@ -106,12 +147,11 @@ class Sender:
             with self.db.tx() as conn:
                 now = self.clock.now()
                 if found:
-                    outbox.mark(conn, row.id, "sent", now=now, ts=found.ts,
+                    outbox.mark(conn, row.id, State.SENT, now=now, ts=found.ts,
                                 channel_id=found.channel_id)
-                    log.info("outbox_recovered channel=%s key=%s ts=%s", row.channel, row.key,
-                             found.ts)
                 else:
-                    outbox.mark(conn, row.id, "pending", now=now, next_attempt=now)
+                    outbox.mark(conn, row.id, State.PENDING, now=now, next_attempt=now,
+                                maybe_sent=False)
         self._unsettled = blocked
         if blocked:
             self._settle_tries += 1
@@ -121,10 +161,12 @@ class Sender:
         """Send what is due, waiting at most `max_wait` s for a channel's next free slot."""
         stop = stop or threading.Event()
         report = DrainReport()
+        if self.halted and (self.clock.monotonic() < self._recheck_at or not self.check_token()):
+            return report
         if self._unsettled is None or (self._unsettled
                                        and self.clock.monotonic() >= self._settle_at):
             self._settle()
-        while not stop.is_set():
+        while not stop.is_set() and not self.halted:
             row, wait = self._next()
             if row is None or wait > max_wait:
                 return report
@@ -151,24 +193,30 @@ class Sender:
 
     def _send(self, row: OutboxRow, report: DrainReport) -> None:
         self._free_at[row.channel] = self.clock.monotonic() + self.interval
-        if row.kind in ("reply", "update") and row.thread_ts is None:
+        if row.kind.threaded and row.thread_ts is None:
             self._finish(row, None, "parent alert was never delivered", dead=True)
             report.dead += 1
             return
         with self.db.tx() as conn:
             # next_attempt doubles as "attempted at": a recovery searches Slack from there
             now = self.clock.now()
-            outbox.mark(conn, row.id, "inflight", now=now, next_attempt=now)
+            outbox.mark(conn, row.id, State.INFLIGHT, now=now, next_attempt=now)
         if not self.may_send():  # the fence: a replica that lost the lead posts nothing
             raise FencedError(f"not the leader: {row.key} left in flight for the leader")
+        unsure = row.maybe_sent
         try:
-            posted = self._already_posted(row) or self._deliver(row)
+            posted = self._already_posted(row)
+            unsure = False  # looked: Slack does not have it (or cannot say, and we resend)
+            posted = posted or self._deliver(row)
+        except CredentialsError as exc:
+            self._halt(exc)
+            self._hold(row, str(exc), unsure)
         except PermanentDeliveryError as exc:
-            if "not_in_channel" in str(exc) and row.channel not in self._joined:
+            if exc.code == "not_in_channel" and row.channel not in self._joined:
                 self._joined.add(row.channel)
                 if self.notifier.join(row.channel):
                     log.info("slack_joined channel=%s", row.channel)
-                    self._retry(row, str(exc), 0.0)
+                    self._retry(row, str(exc), 0.0, unsure)
                     return
             log.error("slack_dead_letter channel=%s key=%s error=%s", row.channel, row.key, exc)
             self._finish(row, None, str(exc), dead=True)
@@ -177,7 +225,7 @@ class Sender:
             delay = exc.retry_after if exc.retry_after is not None else backoff(row.attempts)
             log.warning("slack_retry channel=%s key=%s attempt=%d in=%.1fs error=%s",
                         row.channel, row.key, row.attempts + 1, delay, exc)
-            self._retry(row, str(exc), delay)
+            self._retry(row, str(exc), delay, unsure or exc.ambiguous)
             report.failed += 1
         else:
             self._finish(row, posted, None)
@@ -186,40 +234,55 @@ class Sender:
     def _already_posted(self, row: OutboxRow) -> Posted | None:
         """After an ambiguous failure (timeout, dropped connection, 5xx) Slack may have taken
         the message: look for it by its key before posting again."""
-        if row.kind == "update" or not row.error or not _ambiguous(row.error):
+        if row.kind == Kind.UPDATE or not row.maybe_sent:
             return None
-        with self.db.reading() as conn:
-            where = row.channel_id or outbox.known_channel_id(conn, row.channel)
         try:
-            found = self.notifier.find_posted(where or row.channel, row.key,
-                                              row.created.timestamp() - 300)
+            found = self._look_up(row, row.created.timestamp() - 300)
+        except CredentialsError:
+            raise
         except PermanentDeliveryError as exc:  # cannot look (scope, private channel): resend
             log.warning("outbox_unverifiable channel=%s key=%s error=%s action=resend",
                         row.channel, row.key, exc)
             return None
+        return found
+
+    def _look_up(self, row: OutboxRow, oldest: float) -> Posted | None:
+        """The message Slack holds for this row, if any: a reply in its parent's thread
+        (history holds no replies), anything else in the channel."""
+        with self.db.reading() as conn:
+            where = row.channel_id or outbox.known_channel_id(conn, row.channel)
+        thread = row.thread_ts if row.kind == Kind.REPLY else None
+        found = self.notifier.find_posted(where or row.channel, row.key, oldest, thread)
         if found:
             log.info("outbox_recovered channel=%s key=%s ts=%s", row.channel, row.key, found.ts)
         return found
 
     def _deliver(self, row: OutboxRow) -> Posted:
-        if row.kind == "update":
+        if row.kind == Kind.UPDATE:
             with self.db.reading() as conn:
                 channel_id = outbox.parent_channel_id(conn, row) or row.channel
             assert row.thread_ts is not None
             self.notifier.update(channel_id, row.thread_ts, row.message)
             return Posted(channel_id, row.thread_ts)
-        thread = row.thread_ts if row.kind == "reply" else None
+        thread = row.thread_ts if row.kind == Kind.REPLY else None
         return self.notifier.post(row.channel, row.message, row.key, thread_ts=thread)
 
-    def _retry(self, row: OutboxRow, error: str, delay: float) -> None:
+    def _retry(self, row: OutboxRow, error: str, delay: float, maybe_sent: bool) -> None:
         with self.db.tx() as conn:
             now = self.clock.now()
-            outbox.mark(conn, row.id, "pending", now=now, error=error,
-                        next_attempt=now + timedelta(seconds=delay))
+            outbox.mark(conn, row.id, State.PENDING, now=now, error=error,
+                        next_attempt=now + timedelta(seconds=delay), maybe_sent=maybe_sent)
+
+    def _hold(self, row: OutboxRow, error: str, maybe_sent: bool) -> None:
+        """Back to pending, due now, no attempt counted: the token, not the row, failed."""
+        with self.db.tx() as conn:
+            now = self.clock.now()
+            outbox.mark(conn, row.id, State.PENDING, now=now, error=error, next_attempt=now,
+                        maybe_sent=maybe_sent, attempt=False)
 
     def _finish(self, row: OutboxRow, posted: Posted | None, error: str | None,
                 dead: bool = False) -> None:
         with self.db.tx() as conn:
-            outbox.mark(conn, row.id, "dead" if dead else "sent", now=self.clock.now(),
+            outbox.mark(conn, row.id, State.DEAD if dead else State.SENT, now=self.clock.now(),
                         ts=posted.ts if posted else None,
                         channel_id=posted.channel_id if posted else None, error=error)

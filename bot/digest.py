@@ -126,7 +126,7 @@ def flush(db: Store, routes: Sequence[Route], now: datetime) -> int:
                         datetime.fromisoformat(rows[0]["created"]))
             key = f"digest|{channel}|{_iso(end)}"
             message = digest_message(channel, start, end, rt.timezone if rt else "UTC", rows)
-            outbox.enqueue(conn, key, channel, "digest", message, now)
+            outbox.enqueue(conn, key, channel, outbox.Kind.DIGEST, message, now)
             digests.stamp(conn, key, [row["id"] for row in rows])
             log.info("digest_queued channel=%s alerts=%d period_end=%s", channel, len(rows),
                      _iso(end))

@@ -3,8 +3,9 @@
     ChipwatchError
     ├── ConfigError          the config file is unreadable or invalid (carries every problem)
     ├── FetchError           a feed could not be fetched (names the feed and the reason)
-    ├── DeliveryError        Slack refused or could not be reached
-    │   └── PermanentDeliveryError   retrying will not help (channel_not_found, invalid_auth…)
+    ├── DeliveryError        Slack refused or could not be reached (flags: code, ambiguous)
+    │   └── PermanentDeliveryError   retrying will not help (channel_not_found, invalid_blocks…)
+    │       └── CredentialsError     the token itself is refused: all sending stops
     └── StoreError           the state database is unusable
 
 Messages never carry the Slack token: `redact` scrubs anything token-shaped.
@@ -61,15 +62,33 @@ class FetchError(ChipwatchError):
 
 
 class DeliveryError(ChipwatchError):
-    """A message could not be delivered to Slack; it stays in the outbox and is retried."""
+    """A message could not be delivered to Slack; it stays in the outbox and is retried.
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    The notifier that raises it says what it means, so nobody reads the message text: `code`
+    is Slack's error (None when Slack never answered), `ambiguous` that Slack may have taken
+    the message anyway (no answer, a timeout, a 5xx), `retry_after` the wait Slack asked for,
+    and the class attribute `permanent` whether a retry can help.
+    """
+
+    permanent = False
+
+    def __init__(self, message: str, *, code: str | None = None,
+                 retry_after: float | None = None, ambiguous: bool = False) -> None:
+        self.code = code
         self.retry_after = retry_after
+        self.ambiguous = ambiguous
         super().__init__(message)
 
 
 class PermanentDeliveryError(DeliveryError):
     """Slack refused a message for a reason retrying will not fix; it goes to dead letters."""
+
+    permanent = True
+
+
+class CredentialsError(PermanentDeliveryError):
+    """Slack refused the token itself (invalid_auth, token_revoked…): no message can go, so
+    the sender stops sending and keeps every row pending until the token is fixed."""
 
 
 class StoreError(ChipwatchError):

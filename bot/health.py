@@ -125,5 +125,5 @@ def apply(conn: Conn, notices: list[Notice], now: datetime,
             log.warning("feed_%s feed=%s since=%s detail=%s", n.kind, n.feed, since, n.detail)
         if channel:
             state = "recovered" if n.recovered else "open"
-            outbox.enqueue(conn, f"notice|{n.feed}|{n.kind}|{since}|{state}", channel, "notice",
-                           notice_message(n), now)
+            outbox.enqueue(conn, f"notice|{n.feed}|{n.kind}|{since}|{state}", channel,
+                           outbox.Kind.NOTICE, notice_message(n), now)

@@ -102,6 +102,7 @@ class MeteredNotifier:
     def __init__(self, inner: Notifier, metrics: Metrics) -> None:
         self.inner = inner
         self.metrics = metrics
+        self.paced = inner.paced
 
     def _count(self, method: str, call: Callable[[], Any]) -> Any:
         try:
@@ -124,9 +125,14 @@ class MeteredNotifier:
     def update(self, channel_id: str, ts: str, message: Message) -> None:
         self._count("chat.update", lambda: self.inner.update(channel_id, ts, message))
 
-    def find_posted(self, channel_id: str, key: str, oldest: float) -> Posted | None:
-        found: Posted | None = self._count("conversations.history", lambda: self.inner
-                                           .find_posted(channel_id, key, oldest))
+    def check(self) -> None:
+        self._count("auth.test", self.inner.check)
+
+    def find_posted(self, channel_id: str, key: str, oldest: float,
+                    thread_ts: str | None = None) -> Posted | None:
+        method = "conversations.replies" if thread_ts else "conversations.history"
+        found: Posted | None = self._count(method, lambda: self.inner.find_posted(
+            channel_id, key, oldest, thread_ts))
         return found
 
     def join(self, channel: str) -> bool:

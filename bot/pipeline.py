@@ -40,16 +40,17 @@ CHURN_SPAN = timedelta(hours=1)
 
 
 class Stories(Protocol):
-    """Assigns an item to a story: returns (story id, sources so far). Whether an alert
-    becomes a parent or a thread reply is decided per channel, by whether it has a parent."""
+    """Assigns an alerting item to a story: returns (story id, sources so far), or None for
+    a follow-up that has no story to follow (it does not alert). Whether an alert becomes a
+    parent or a thread reply is decided per channel, by whether it has a parent."""
 
-    def assign(self, item: Item) -> tuple[str, int]: ...
+    def assign(self, item: Item, match: Match) -> tuple[str, int] | None: ...
 
 
 class OwnStory:
     """Each item is its own story (story dedup off)."""
 
-    def assign(self, item: Item) -> tuple[str, int]:
+    def assign(self, item: Item, match: Match) -> tuple[str, int] | None:
         return item.id, 1
 
 
@@ -72,6 +73,7 @@ class Status(StrEnum):
     OLD = "old"  # a rule fired, but the item is older than the feed's max_age
     CHURN = "churn"  # recorded without alerts: the feed re-issued all its ids at once
     UNROUTED = "unrouted"  # a rule fired, no route took it
+    UNTHREADED = "unthreaded"  # a follow-up with no story to follow: recorded, not posted
     ALERT = "alert"
 
 
@@ -126,12 +128,14 @@ def match_rules(ctx: RunContext, cands: list[Candidate]) -> list[Candidate]:
 
 
 def assign_stories(ctx: RunContext, cands: list[Candidate]) -> list[Candidate]:
-    """Fold alerting items into stories: the first is new, later ones follow up."""
+    """Fold alerting items into stories: the first is new, later ones follow up; a
+    follow-up (by its rule tags) with nothing to follow is not posted."""
     out = []
     for c in cands:
-        if c.status is Status.ALERT:
-            story, sources = ctx.stories.assign(c.item)
-            c = replace(c, story_id=story, sources=sources)
+        if c.status is Status.ALERT and c.match is not None:
+            got = ctx.stories.assign(c.item, c.match)
+            c = (replace(c, status=Status.UNTHREADED) if got is None
+                 else replace(c, story_id=got[0], sources=got[1]))
         out.append(c)
     return out
 
@@ -167,14 +171,14 @@ def queue_alert(ctx: RunContext, c: Candidate, channel: str) -> None:
     conn = ctx.db.conn
     parent = outbox.parent(conn, c.story_id, channel)
     if parent is None:
-        row = outbox.enqueue(conn, f"alert|{c.story_id}|{channel}", channel, "alert",
+        row = outbox.enqueue(conn, f"alert|{c.story_id}|{channel}", channel, outbox.Kind.ALERT,
                              alert_message(c.item, c.match), ctx.now, c.story_id, c.item.id)
         if row is not None:
             outbox.set_parent(conn, c.story_id, channel, row)
         return
-    outbox.enqueue(conn, f"reply|{c.item.id}|{channel}", channel, "reply",
+    outbox.enqueue(conn, f"reply|{c.item.id}|{channel}", channel, outbox.Kind.REPLY,
                    reply_message(c.item), ctx.now, c.story_id, c.item.id)
-    outbox.enqueue(conn, f"update|{c.story_id}|{channel}|{c.sources}", channel, "update",
+    outbox.enqueue(conn, f"update|{c.story_id}|{channel}|{c.sources}", channel, outbox.Kind.UPDATE,
                    with_sources(parent.message, c.sources, c.item.published), ctx.now,
                    c.story_id, c.item.id)
 

@@ -147,11 +147,16 @@ class Poller:
         return Fetched(feed, state.errors, result, started)
 
     def process(self, batch: Sequence[Fetched]) -> list[PollReport]:
-        """Parse, then record the whole batch in one transaction (a savepoint per feed)."""
+        """Parse, then record the whole batch."""
+        return self.record(self._parse(batch))
+
+    def record(self, batch: Sequence[Polled]) -> list[PollReport]:
+        """Record parsed polls in one transaction (a savepoint per feed) and account for
+        them. A backtest hands its archive's items in here, as polls already parsed."""
         now = self.clock.now()
         config = self.config
-        ready = [(RunContext(now, config, self.db, self.stories, f.feed), polled)
-                 for f, polled in zip(batch, self._parse(batch), strict=True)]
+        ready = [(RunContext(now, config, self.db, self.stories, p.fetched.feed), p)
+                 for p in batch]
         reports: list[tuple[PollReport, int]] = []
         with self.db.tx() as conn:
             for ctx, polled in ready:
@@ -169,7 +174,7 @@ class Poller:
                 f"{kind.kind}_recovered" if kind.recovered else kind.kind).inc()
         self._account(reports, now)
         if batch:
-            self.metrics.poll_cycle.observe(self.clock.monotonic() - batch[0].started)
+            self.metrics.poll_cycle.observe(self.clock.monotonic() - batch[0].fetched.started)
         if any(r.alerts for r, _ in reports) or notices:
             self.on_alert()
         return [r for r, _ in reports]

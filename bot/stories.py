@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.dedup import DedupSettings, StoryEngine, StoryInput
-from bot.models import Item
+from bot.models import Item, Match
 from bot.pipeline import OwnStory, Stories
 from bot.store import outbox
 from bot.store.base import Store
@@ -18,9 +18,11 @@ class EngineStories:
         self.engine = engine
         self.db = db
 
-    def assign(self, item: Item) -> tuple[str, int]:
+    def assign(self, item: Item, match: Match) -> tuple[str, int] | None:
         got = self.engine.assign(StoryInput(item.id, item.title, item.link, item.source,
-                                            item.published, item.summary))
+                                            item.published, item.summary, match.tags))
+        if got is None:
+            return None
         if got.merged:
             outbox.adopt_threads(self.db.conn, got.story_id, got.merged)
         return got.story_id, got.sources

@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime
+from pathlib import Path
 
+from bot.app import App
+from bot.clock import FakeClock
+from bot.config import load_config
+from bot.config.live import LiveConfig
+from bot.feeds import HttpFetcher
 from bot.models import Item, Match, RuleHit, Severity
-from bot.slack.blocks import alert_message
+from bot.slack.blocks import alert_message, reply_message
 from bot.slack.notifier import ConsoleNotifier
+from bot.store import SqliteStore
+from tests.conftest import write_config
+from tests.support.feed_server import FeedServer
+from tests.support.hostile_server import rss
+from tests.support.util import poll
 
 NOW = datetime(2026, 1, 28, 12, 0, tzinfo=UTC)
 
@@ -25,3 +36,35 @@ def test_console_output_is_plain_and_inert() -> None:
     assert "Chips [2J]0;pwned & <!channel> gnp.exe" in text  # shown as text, unescaped
     assert "Wire & Co · 2026-01-28 12:00 UTC · HIGH · #exports" in text
     assert text.count("Chips") == 1 and "… also to #b" in text
+
+
+def test_console_thread_replies_show_the_link_not_slack_markup() -> None:
+    item = Item("i2", "f", "Later report & more", "https://x.com/b?a=1&b=2", "", NOW, NOW, "Desk")
+    out = io.StringIO()
+    ConsoleNotifier(out).post("#a", reply_message(item), "k", thread_ts="console.1")
+    text = out.getvalue()
+    assert "<" not in text and "|" not in text
+    assert "Desk: Later report & more" in text and "https://x.com/b?a=1&b=2" in text
+
+
+def test_the_console_is_not_throttled_like_slack(tmp_path: Path, feed_server: FeedServer) -> None:
+    """Slack's one message per second per channel is Slack's limit, not a terminal's: 120
+    alerts print at once, even with the configured Slack pace."""
+    clock = FakeClock()
+    items = [{"title": f"China approves H200 imports for buyer {n}",
+              "link": f"https://e.com/{n}"} for n in range(120)]
+    url = feed_server.serve("/f.rss", rss(items))
+    config = load_config(write_config(tmp_path, [{"name": "f", "url": url}],
+                                      slack={"per_channel_interval": "1s"},
+                                      dedup={"enabled": False}))
+    out = io.StringIO()
+    app = App(LiveConfig(config), SqliteStore.open(config.settings.state_path), HttpFetcher(clock),
+              ConsoleNotifier(out), clock)
+    try:
+        report = poll(app, config.feeds[0], force=True)
+        assert report is not None and report.alerts == 120
+        assert app.sender.drain(max_wait=0).sent == 240  # two channels each, no waiting
+        text = out.getvalue()
+        assert text.count("China approves H200") == text.count("also to #chip-firehose") == 120
+    finally:
+        app.close()

@@ -3,4 +3,5 @@
 To add a command: write `bot/commands/<name>.py` with `register`, and list it in COMMANDS.
 """
 
-COMMANDS = ["run", "check", "explain", "replay", "health", "cluster", "status", "state"]
+COMMANDS = ["run", "check", "explain", "replay", "backtest", "health", "cluster", "status",
+            "outbox", "state"]

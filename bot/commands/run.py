@@ -8,7 +8,7 @@ import signal
 from types import FrameType
 from typing import Any
 
-from bot.commands.common import EXIT_OK, add_command, load
+from bot.commands.common import EXIT_FAIL, EXIT_OK, add_command, load
 
 log = logging.getLogger("chipwatch")
 
@@ -46,4 +46,4 @@ def run(args: argparse.Namespace) -> int:
             app.run_forever()
     finally:
         app.close()
-    return EXIT_OK
+    return EXIT_FAIL if app.sender.halted else EXIT_OK  # a refused token sent nothing

@@ -137,6 +137,12 @@ class DedupConfig(_Strict):
     join_threshold: float = Field(0.18, gt=0, le=1)
     merge_threshold: float = Field(0.25, gt=0, le=1)
     near_duplicate: float = Field(92.0, gt=0, le=100)
+    # Items carrying one of these rule tags are follow-ups (reactions, analysis): they join
+    # a story up to `follow_window` after its last report, at `follow_threshold`, and never
+    # start one (a follow-up with nothing to follow is recorded but not posted).
+    follow_tags: list[str] = []
+    follow_window: Duration = timedelta(days=30)
+    follow_threshold: float = Field(0.1, gt=0, le=1)
 
 
 class MetricsConfig(_Strict):

@@ -42,6 +42,8 @@ class Settings:
 
     state_path: Path
     state_url: str | None  # PostgreSQL; None: the SQLite file at state_path
+    default_interval: timedelta  # feeds without their own (a backtest's poll window)
+    default_max_age: timedelta
     fetch: FetchSettings
     slack: SlackSettings
     dedup: DedupSettings | None  # None: story dedup off, every item is its own story
@@ -68,11 +70,15 @@ def compile_settings(raw: ChipwatchConfig, config_path: Path) -> Settings:
         limits = replace(limits, user_agent=f.user_agent)
     d = raw.dedup
     dedup = replace(DedupSettings(), window=d.window, join_threshold=d.join_threshold,
-                    merge_threshold=d.merge_threshold,
-                    near_duplicate=d.near_duplicate) if d.enabled else None
+                    merge_threshold=d.merge_threshold, near_duplicate=d.near_duplicate,
+                    follow_tags=frozenset(d.follow_tags), follow_window=d.follow_window,
+                    follow_threshold=d.follow_threshold,
+                    follow_joins_only=bool(d.follow_tags)) if d.enabled else None
     return Settings(
         state_path=(config_path.parent / raw.state.path).resolve(),
         state_url=raw.state.url,
+        default_interval=raw.defaults.interval,
+        default_max_age=raw.defaults.max_age,
         fetch=FetchSettings(limits, f.concurrency, f.per_host, f.parse_workers, f.backoff_max),
         slack=SlackSettings(raw.slack.api_url, raw.slack.timeout.total_seconds(),
                             raw.slack.per_channel_interval.total_seconds()),

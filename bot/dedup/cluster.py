@@ -72,6 +72,8 @@ def run_cluster(
             status = 1
             continue
         assignment = engine.assign(item)
+        if assignment is None:  # a follow-up with nothing to follow (never without tags)
+            continue
         if final:
             arrived.append((item.id, assignment.story_id))
             folded.update(dict.fromkeys(assignment.merged, assignment.story_id))

@@ -58,8 +58,9 @@ class StoryEngine:
         """How many stories are inside the window."""
         return len(self._stories)
 
-    def assign(self, item: StoryInput) -> Assignment:
-        """Put `item` into a story and say which; time comes only from `item.published`."""
+    def assign(self, item: StoryInput) -> Assignment | None:
+        """Put `item` into a story and say which; time comes only from `item.published`.
+        None: a follow-up found no story to follow and `follow_joins_only` is set."""
         self._advance(item.published)
         known = self._by_id.get(item.id)
         if known is not None:
@@ -69,14 +70,17 @@ class StoryEngine:
         member = Member(
             seq=self._seq, item_id=item.id, source=item.source, published=item.published,
             url_key=normalize_url(item.link), title_key=normalize_title(item.title),
+            follow=bool(item.tags & s.follow_tags),
             features=item_features(
                 item.title, item.link, item.summary, self._bg, ceiling=s.weight_ceiling,
                 floor=s.weight_floor, power=s.weight_power, slug_scale=s.slug_scale,
                 summary_scale=s.summary_scale, summary_words=s.summary_words,
             ),
         )
-        self._seq += 1
         chosen, merge_with = self._choose(member)
+        if chosen is None and member.follow and s.follow_joins_only:
+            return None
+        self._seq += 1
         is_new = chosen is None
         if chosen is None:
             # A story is named after its first item; a clash (an id reused) gets a suffix.
@@ -96,7 +100,11 @@ class StoryEngine:
         return Assignment(story.id, is_new, story.size, len(story.sources), tuple(merged))
 
     def _choose(self, member: Member) -> tuple[Story | None, list[Story]]:
-        """The story to join (None: start one) and stories to merge into it afterwards."""
+        """The story to join (None: start one) and stories to merge into it afterwards.
+
+        A follow-up may join any story still kept (`follow_window`) at `follow_threshold`;
+        any other item sees only stories active within `window`, at `join_threshold`.
+        """
         exact = self._by_url.get(member.url_key) or self._by_title.get(member.title_key)
         if exact is not None and (member.url_key or member.title_key):
             return self._stories[exact], []
@@ -105,6 +113,11 @@ class StoryEngine:
         s = self.settings
         query = dict(heapq.nlargest(s.query_tokens, member.features.items(), key=lambda kv: kv[1]))
         shortlist = [self._stories[i] for i in self._index.candidates(query, s.shortlist)]
+        follow = member.follow
+        if not follow and s.follow_window > s.window and self._now is not None:
+            active = self._now - s.window
+            shortlist = [st for st in shortlist
+                         if st.last_report is not None and st.last_report >= active]
         if not shortlist:
             return None, []
         near = self._near_duplicate(member.title_key, shortlist)
@@ -122,7 +135,8 @@ class StoryEngine:
             reverse=True,
         )
         best_score, best = scored[0]
-        if best_score < s.join_threshold:
+        if best_score < (min(s.join_threshold, s.follow_threshold) if follow
+                         else s.join_threshold):
             return None, []
         probes = [st for score, st in scored[1:] if score >= s.merge_probe]
         return best, probes
@@ -187,7 +201,7 @@ class StoryEngine:
         """Move the engine's clock to `published` (never back) and expire old stories."""
         if self._now is None or published > self._now:
             self._now = published
-        cutoff = self._now - self.settings.window
+        cutoff = self._now - max(self.settings.window, self.settings.follow_window)
         while self._stories:
             oldest = next(iter(self._stories.values()))
             if oldest.last_seen >= cutoff:
@@ -197,7 +211,9 @@ class StoryEngine:
     def _load(self, store: StoryStore) -> None:
         """Rebuild the live stories from the store, replaying members in arrival order."""
         replay = sorted(
-            ((m, story_id) for story_id, members in store.load(self.settings.window)
+            ((m, story_id)
+             for story_id, members in store.load(max(self.settings.window,
+                                                     self.settings.follow_window))
              for m in members),
             key=lambda pair: pair[0].seq,
         )

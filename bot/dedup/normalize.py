@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 _TRACKING_PARAMS = frozenset({"fbclid", "gclid", "mc_cid", "mc_eid"})
@@ -30,6 +31,11 @@ _NON_WORD_RE = re.compile(r"[^\w\s]+")
 _SPACE_RE = re.compile(r"\s+")
 
 
+_CACHE = 16384  # an item's link and title are normalised by dedup and again when stored
+_PLAIN_HOST_RE = re.compile(r"^[A-Za-z0-9.-]+$")
+
+
+@lru_cache(maxsize=_CACHE)
 def normalize_url(url: str) -> str:
     """One canonical spelling of a link, for exact dedup.
 
@@ -40,6 +46,9 @@ def normalize_url(url: str) -> str:
     raw = url.strip()
     if not raw:
         return ""
+    plain = _plain_url(raw)
+    if plain is not None:
+        return plain
     try:
         parts = urlsplit(raw)
         port = parts.port
@@ -60,6 +69,20 @@ def normalize_url(url: str) -> str:
     return urlunsplit((scheme, host, path, urlencode(query), ""))
 
 
+def _plain_url(raw: str) -> str | None:
+    """The common case without urllib: http(s), a bare host, a path, no query or fragment;
+    None for anything else (the full parse handles it)."""
+    if "?" in raw or "#" in raw:
+        return None
+    scheme, sep, rest = raw.partition("://")
+    if not sep or scheme.lower() not in ("http", "https"):
+        return None
+    host, slash, path = rest.partition("/")
+    if not host or not _PLAIN_HOST_RE.match(host):
+        return None
+    return f"https://{host.lower()}{(slash + path).rstrip('/')}"
+
+
 def strip_decorations(title: str) -> str:
     """Remove wire prefixes and a trailing source suffix, keeping case and punctuation."""
     text = unicodedata.normalize("NFKC", title).strip()
@@ -74,6 +97,7 @@ def strip_decorations(title: str) -> str:
     return text.strip()
 
 
+@lru_cache(maxsize=_CACHE)
 def normalize_title(title: str) -> str:
     """Case-folded headline without quotes, punctuation, wire prefixes or source suffix."""
     text = strip_decorations(title).casefold()

@@ -34,6 +34,18 @@ class DedupSettings:
     """Weight of words from the link's path, relative to title words."""
     summary_scale: float = 0.5
     summary_words: int = 40
+    follow_tags: frozenset[str] = frozenset()
+    """Rule tags that mark an item as a follow-up of a development (a reaction, an analysis),
+    not a new one. Empty: no item is treated as a follow-up."""
+    follow_window: timedelta = timedelta(0)
+    """How long after its latest item a story still takes follow-ups (when longer than
+    `window`); other items only see stories inside `window`."""
+    follow_threshold: float = 0.1
+    """The score at which a follow-up joins the best live story (below `join_threshold`:
+    a follow-up names no new decision, so it belongs in some running thread)."""
+    follow_joins_only: bool = False
+    """A follow-up that finds no story to join starts none (the engine returns None): a
+    reaction or an analysis is never a development of its own."""
     members_kept: int = 12
     """Recent members per story that item-to-member similarity looks at."""
     query_tokens: int = 8
@@ -54,6 +66,8 @@ class StoryInput:
     source: str
     published: datetime
     summary: str = ""
+    tags: frozenset[str] = frozenset()
+    """What the rules said the item is about; only `follow_tags` among them matter here."""
 
 
 @dataclass(frozen=True)

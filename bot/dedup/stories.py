@@ -25,6 +25,8 @@ class Member:
     url_key: str
     source: str
     published: datetime
+    follow: bool = False
+    """A follow-up: it joins a story without keeping it open to new reports."""
     total: float = field(init=False)
     """Sum of the feature weights, cached for weighted Jaccard."""
 
@@ -49,6 +51,8 @@ class Story:
     recent: deque[Member] = field(init=False)
     keys: list[tuple[str, str, str]] = field(default_factory=list)
     """(item id, url key, title key) of every member, for exact lookups and expiry."""
+    last_report: datetime | None = None
+    """When the latest item that was not a follow-up arrived."""
     _sq: float = 0.0  # sum over stems of (weight * count)^2, so the norm is O(1)
 
     def __post_init__(self) -> None:
@@ -60,6 +64,8 @@ class Story:
         self.sources.add(member.source)
         self.last_seen = max(self.last_seen, member.published)
         self.first_seen = min(self.first_seen, member.published)
+        if not member.follow:
+            self.last_report = max(self.last_report or member.published, member.published)
         self.recent.append(member)
         self.keys.append((member.item_id, member.url_key, member.title_key))
         for stem, weight in member.features.items():
@@ -73,6 +79,8 @@ class Story:
         self.sources |= other.sources
         self.first_seen = min(self.first_seen, other.first_seen)
         self.last_seen = max(self.last_seen, other.last_seen)
+        if other.last_report is not None:
+            self.last_report = max(self.last_report or other.last_report, other.last_report)
         self.keys.extend(other.keys)
         merged = sorted([*self.recent, *other.recent], key=lambda m: m.seq)
         self.recent = deque(merged[-self.members_kept :], maxlen=self.members_kept)

@@ -145,7 +145,7 @@ class Reloader:
         # Keyed by the last good and the bad content: posted once per bad edit, durably.
         key = f"notice|config|{self._good_hash[:12]}|{digest[:12]}"
         with self.db.tx() as conn:
-            queued = outbox.enqueue(conn, key, channel, "notice",
+            queued = outbox.enqueue(conn, key, channel, outbox.Kind.NOTICE,
                                     notice_message(self.path, problems), self.clock.now())
         if queued:
             self.wake.set()

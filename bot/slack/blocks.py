@@ -8,6 +8,7 @@ direction-changing characters, and cut to Block Kit's limits, so a headline cann
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -18,6 +19,8 @@ from bot.text import visible
 HEADER_MAX = 150
 SNIPPET_MAX = 300
 URL_MAX = 3000
+# A link in mrkdwn, `<url|label>`; only we write them (feed text has `<` escaped).
+_MRKDWN_LINK = re.compile(r"<(https?://[^|>]+)\|([^>]*)>")
 SEVERITY_EMOJI = {
     "info": "\N{INFORMATION SOURCE}", "low": "🔹", "medium": "🔸", "high": "🔶", "critical": "🚨",
 }
@@ -119,13 +122,15 @@ def _is_sources_line(block: dict[str, Any]) -> bool:
 
 def console_text(message: Message) -> str:
     """A readable rendering of a message for the terminal: Slack's escapes undone, our own
-    bold markers dropped (the text was made control-free by `escape` on the way in)."""
+    bold markers dropped, our `<url|label>` links shown as the bare URL (the text was made
+    control-free by `escape` on the way in)."""
     lines = []
     for b in message.blocks:
         if b["type"] in ("header", "section"):
             lines.append(b["text"]["text"])
         elif b["type"] == "context":
-            lines.extend(e.get("text", "").replace("*", "") for e in b["elements"])
+            lines.extend(_MRKDWN_LINK.sub(r"\1", e.get("text", "")).replace("*", "")
+                         for e in b["elements"])
         elif b["type"] == "actions":
             lines.extend(e.get("url", "") for e in b["elements"])
     return html.unescape("\n".join(lines) if lines else message.text)

@@ -20,20 +20,27 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
-from bot.errors import DeliveryError, PermanentDeliveryError, redact
+from bot.errors import CredentialsError, DeliveryError, PermanentDeliveryError, redact
 from bot.slack.blocks import Message, console_text
 
 EVENT_TYPE = "chipwatch_alert"
 # In-call waits longer than this are left to the outbox, so one channel's Retry-After never
 # holds the sender thread (and every other channel) hostage.
 INCALL_WAIT_MAX = 2
+# The token itself is refused: no message can go until an operator fixes it.
+CREDENTIALS = frozenset({
+    "invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired",
+})
 # Errors that retrying the same request cannot fix: the row goes to dead letters.
 PERMANENT = frozenset({
-    "channel_not_found", "not_in_channel", "is_archived", "invalid_auth", "not_authed",
-    "account_inactive", "token_revoked", "invalid_blocks", "invalid_blocks_format",
-    "msg_too_long", "no_text", "missing_scope", "restricted_action", "cant_update_message",
-    "message_not_found", "invalid_arguments", "team_access_not_granted", "ekm_access_denied",
+    "channel_not_found", "not_in_channel", "is_archived", "invalid_blocks",
+    "invalid_blocks_format", "msg_too_long", "no_text", "missing_scope", "restricted_action",
+    "cant_update_message", "message_not_found", "invalid_arguments", "team_access_not_granted",
+    "ekm_access_denied",
 })
+# Slack's own failures that may come after it stored the message (besides any 5xx).
+SERVER_SIDE = frozenset({"internal_error", "fatal_error", "service_unavailable",
+                         "request_timeout"})
 
 
 @dataclass(frozen=True)
@@ -45,22 +52,33 @@ class Posted:
 
 
 class Notifier(Protocol):
-    """Sends messages; raises DeliveryError (retry later) or PermanentDeliveryError."""
+    """Sends messages; raises DeliveryError (retry later), PermanentDeliveryError (never) or
+    CredentialsError (nothing can be sent). `paced`: sends to one channel must be spaced out
+    (Slack's rate limit); a console has no such limit."""
+
+    paced: bool
+
+    def check(self) -> None:
+        """Raise CredentialsError when the token is refused (DeliveryError: cannot tell)."""
 
     def post(self, channel: str, message: Message, key: str,
              thread_ts: str | None = None) -> Posted: ...
 
     def update(self, channel_id: str, ts: str, message: Message) -> None: ...
 
-    def find_posted(self, channel: str, key: str, oldest: float) -> Posted | None:
+    def find_posted(self, channel: str, key: str, oldest: float,
+                    thread_ts: str | None = None) -> Posted | None:
         """The message posted with outbox `key` in `channel` (a name or an id) since `oldest`,
-        or None; raises DeliveryError when Slack cannot tell."""
+        in the thread of `thread_ts` when given, or None; raises DeliveryError when Slack
+        cannot tell."""
 
     def join(self, channel: str) -> bool: ...
 
 
 class SlackNotifier:
     """The real thing: slack-sdk WebClient with its rate-limit and server-error retries."""
+
+    paced = True
 
     def __init__(self, token: str, base_url: str | None = None, timeout: float = 15.0) -> None:
         kwargs: dict[str, Any] = {"base_url": base_url} if base_url else {}
@@ -87,15 +105,33 @@ class SlackNotifier:
         self._call("chat_update", channel=channel_id, ts=ts, text=message.text,
                    blocks=message.blocks)
 
-    def find_posted(self, channel: str, key: str, oldest: float) -> Posted | None:
-        """Look for a message we posted with this outbox key (after a crash mid-send)."""
+    def check(self) -> None:
+        """auth.test: a refused token raises CredentialsError."""
+        self._call("auth_test")
+
+    def find_posted(self, channel: str, key: str, oldest: float,
+                    thread_ts: str | None = None) -> Posted | None:
+        """Look for a message we posted with this outbox key (after a crash mid-send). A
+        channel's history holds no thread replies, so a reply is looked for in its thread."""
         channel_id = self.channel_id(channel)
         if channel_id is None:
             return None  # no such channel visible to us: nothing can have been posted there
+        where: dict[str, Any] = {"channel": channel_id, "oldest": f"{oldest:.6f}",
+                                 "include_all_metadata": True, "limit": 200}
+        if thread_ts is None:
+            return self._find(channel_id, key, "conversations_history", where)
+        try:
+            return self._find(channel_id, key, "conversations_replies", {**where, "ts": thread_ts})
+        except DeliveryError as exc:
+            if exc.code == "thread_not_found":
+                return None  # no thread, so no reply in it
+            raise
+
+    def _find(self, channel_id: str, key: str, method: str,
+              where: dict[str, Any]) -> Posted | None:
         cursor = None
         for _ in range(10):
-            resp = self._call("conversations_history", channel=channel_id, oldest=f"{oldest:.6f}",
-                              include_all_metadata=True, limit=200, cursor=cursor)
+            resp = self._call(method, cursor=cursor, **where)
             for msg in resp.get("messages") or []:
                 meta = msg.get("metadata") or {}
                 if (meta.get("event_type") == EVENT_TYPE
@@ -137,16 +173,20 @@ class SlackNotifier:
         except SlackApiError as exc:
             error = str(exc.response.get("error", "unknown_error"))
             status = exc.response.status_code
+            if error in CREDENTIALS:
+                raise CredentialsError(f"slack {method}: {error}", code=error) from None
             if error in PERMANENT:
-                raise PermanentDeliveryError(f"slack {method}: {error}") from None
+                raise PermanentDeliveryError(f"slack {method}: {error}", code=error) from None
             wait = exc.response.headers.get("Retry-After") or exc.response.headers.get(
                 "retry-after")
-            raise DeliveryError(f"slack {method}: {error} (HTTP {status})",
+            raise DeliveryError(f"slack {method}: {error} (HTTP {status})", code=error,
                                 retry_after=float(wait) if wait and str(wait).isdigit()
-                                else None) from None
+                                else None,
+                                ambiguous=status >= 500 or error in SERVER_SIDE) from None
         except (SlackClientError, URLError, OSError, ValueError) as exc:
-            raise DeliveryError(
-                redact(f"slack {method}: {type(exc).__name__}: {exc}")[:300]) from None
+            # No answer (refused, dropped, timed out): the request may have reached Slack.
+            raise DeliveryError(redact(f"slack {method}: {type(exc).__name__}: {exc}")[:300],
+                                ambiguous=True) from None
 
 
 def is_channel_id(channel: str) -> bool:
@@ -187,6 +227,8 @@ class _ShortRateLimitRetry(RateLimitErrorRetryHandler):
 class ConsoleNotifier:
     """Prints alerts, one readable block each: the default with no Slack token."""
 
+    paced = False  # a terminal has no rate limit
+
     def __init__(self, out: TextIO | None = None) -> None:
         self.out = out or sys.stdout
         self._n = 0
@@ -210,7 +252,11 @@ class ConsoleNotifier:
     def update(self, channel_id: str, ts: str, message: Message) -> None:
         return None
 
-    def find_posted(self, channel: str, key: str, oldest: float) -> Posted | None:
+    def check(self) -> None:
+        return None
+
+    def find_posted(self, channel: str, key: str, oldest: float,
+                    thread_ts: str | None = None) -> Posted | None:
         return None
 
     def join(self, channel: str) -> bool:

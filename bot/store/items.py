@@ -95,3 +95,9 @@ def feed_times(conn: Conn, feed: str, most: int) -> list[datetime]:
         "SELECT DISTINCT CASE WHEN published < fetched THEN published ELSE fetched END AS t "
         "FROM items WHERE feed = ? ORDER BY t DESC LIMIT ?", (feed, most)).fetchall()
     return [datetime.fromisoformat(r[0]) for r in rows]
+
+
+def prune(conn: Conn, before: datetime) -> int:
+    """Forget items first seen before `before` (a backtest keeps its in-memory store to a
+    window); returns how many."""
+    return int(conn.execute("DELETE FROM items WHERE fetched < ?", (before.isoformat(),)).rowcount)

@@ -115,7 +115,10 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (feed, kind)
     );
     """,
-    # 5: leadership among replicas (PostgreSQL): the lease and its term, the fencing token
+    # 5: a row whose last send failed without a clear answer may be in Slack already: the
+    # sender looks it up by its key before sending it again
+    "ALTER TABLE outbox ADD COLUMN maybe_sent INTEGER NOT NULL DEFAULT 0;",
+    # 6: leadership among replicas (PostgreSQL): the lease and its term, the fencing token
     # every write checks; and each replica's last word, for status and /healthz
     """
     CREATE TABLE leader (

@@ -2,7 +2,9 @@
 
 A row is `pending` until sent, `inflight` while a send is under way (a crash leaves it so,
 and start-up checks Slack before re-sending), `sent` with Slack's ts once Slack said ok, or
-`dead` after a permanent error. Parents of story threads are found through `threads`.
+`dead` after a permanent error (`requeue` sends dead letters again). `maybe_sent` marks a
+pending row whose last send got no clear answer: Slack may hold it. Parents of story threads
+are found through `threads`.
 """
 
 from __future__ import annotations
@@ -10,10 +12,36 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from bot.slack.blocks import Message
 from bot.store.base import Conn
+
+
+class Kind(StrEnum):
+    """What a row posts: a story's parent alert, a reply in its thread, an update of the
+    parent's source count, a digest, or an ops notice."""
+
+    ALERT = "alert"
+    REPLY = "reply"
+    UPDATE = "update"
+    DIGEST = "digest"
+    NOTICE = "notice"
+
+    @property
+    def threaded(self) -> bool:
+        """Whether the row needs its story's parent ts (a reply, an update)."""
+        return self in (Kind.REPLY, Kind.UPDATE)
+
+
+class State(StrEnum):
+    """Where a row is in its life (stored as these strings)."""
+
+    PENDING = "pending"
+    INFLIGHT = "inflight"
+    SENT = "sent"
+    DEAD = "dead"
 
 
 @dataclass(frozen=True)
@@ -23,7 +51,7 @@ class OutboxRow:
     id: int
     key: str
     channel: str
-    kind: str
+    kind: Kind
     story_id: str | None
     item_id: str | None
     message: Message
@@ -31,19 +59,27 @@ class OutboxRow:
     created: datetime
     ts: str | None = None
     channel_id: str | None = None
-    thread_ts: str | None = None
+    thread_ts: str | None = None  # the parent's ts, for replies and updates
     error: str | None = None  # why the last attempt failed
+    maybe_sent: bool = False  # the last attempt got no clear answer: Slack may have it
 
 
 def _row(r: Any, thread_ts: str | None = None) -> OutboxRow:
     payload = json.loads(r["payload"])
-    return OutboxRow(r["id"], r["key"], r["channel"], r["kind"], r["story_id"], r["item_id"],
-                     Message(payload["text"], payload["blocks"]), r["attempts"],
+    return OutboxRow(r["id"], r["key"], r["channel"], Kind(r["kind"]), r["story_id"],
+                     r["item_id"], Message(payload["text"], payload["blocks"]), r["attempts"],
                      datetime.fromisoformat(r["created"]), r["ts"], r["channel_id"], thread_ts,
-                     r["error"])
+                     r["error"], bool(r["maybe_sent"]))
 
 
-def enqueue(conn: Conn, key: str, channel: str, kind: str, message: Message,
+# Rows in one state with, for replies and updates, their parent's ts (None while unsent).
+_WITH_PARENT = """SELECT o.*, p.ts AS parent_ts FROM outbox o
+    LEFT JOIN threads t ON t.story_id = o.story_id AND t.channel = o.channel
+    LEFT JOIN outbox p ON p.id = t.outbox_id AND o.kind IN ('reply', 'update')
+    WHERE o.state = ? ORDER BY o.id"""
+
+
+def enqueue(conn: Conn, key: str, channel: str, kind: Kind, message: Message,
             now: datetime, story_id: str | None = None, item_id: str | None = None) -> int | None:
     """Add a row unless one with this key exists; returns the new row id or None."""
     row = conn.execute(
@@ -74,11 +110,7 @@ def set_parent(conn: Conn, story_id: str, channel: str, outbox_id: int) -> None:
 def pending(conn: Conn) -> list[tuple[OutboxRow, datetime]]:
     """Every pending row with its next attempt time, oldest first; replies and updates
     carry their parent's ts (None while the parent is unsent)."""
-    rows = conn.execute(
-        """SELECT o.*, p.ts AS parent_ts, p.state AS parent_state FROM outbox o
-           LEFT JOIN threads t ON t.story_id = o.story_id AND t.channel = o.channel
-           LEFT JOIN outbox p ON p.id = t.outbox_id AND o.kind IN ('reply', 'update')
-           WHERE o.state = 'pending' ORDER BY o.id""").fetchall()
+    rows = conn.execute(_WITH_PARENT, (State.PENDING,)).fetchall()
     return [(_row(r, r["parent_ts"]), datetime.fromisoformat(r["next_attempt"])) for r in rows]
 
 
@@ -89,26 +121,53 @@ def parent_channel_id(conn: Conn, row: OutboxRow) -> str | None:
     return r[0] if r else None
 
 
-def mark(conn: Conn, row_id: int, state: str, *, now: datetime,
+def mark(conn: Conn, row_id: int, state: State, *, now: datetime,
          ts: str | None = None, channel_id: str | None = None, error: str | None = None,
-         next_attempt: datetime | None = None) -> None:
-    """Move a row to `state`, recording what Slack answered or why it failed."""
+         next_attempt: datetime | None = None, maybe_sent: bool | None = None,
+         attempt: bool = True) -> None:
+    """Move a row to `state`, recording what Slack answered or why it failed; a move to
+    pending or dead counts an attempt unless `attempt` is False (nothing was tried)."""
     conn.execute(
         """UPDATE outbox SET state = ?, ts = COALESCE(?, ts),
                channel_id = COALESCE(?, channel_id), error = ?,
-               attempts = attempts + CASE WHEN ? IN ('pending', 'dead') THEN 1 ELSE 0 END,
+               attempts = attempts + CASE WHEN ? AND ? IN ('pending', 'dead') THEN 1 ELSE 0 END,
                sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END,
-               next_attempt = COALESCE(?, next_attempt)
+               next_attempt = COALESCE(?, next_attempt),
+               maybe_sent = COALESCE(?, maybe_sent)
            WHERE id = ?""",
-        (state, ts, channel_id, error, state, state, now.isoformat(),
-         next_attempt.isoformat() if next_attempt else None, row_id),
+        (state, ts, channel_id, error, attempt, state, state, now.isoformat(),
+         next_attempt.isoformat() if next_attempt else None,
+         None if maybe_sent is None else int(maybe_sent), row_id),
     )
 
 
 def inflight(conn: Conn) -> list[tuple[OutboxRow, datetime]]:
-    """Rows a crash left mid-send, each with when its send began."""
-    rows = conn.execute("SELECT * FROM outbox WHERE state = 'inflight' ORDER BY id").fetchall()
-    return [(_row(r), datetime.fromisoformat(r["next_attempt"])) for r in rows]
+    """Rows a crash left mid-send, each with when its send began; replies and updates carry
+    their parent's ts (a reply is looked for in its thread)."""
+    rows = conn.execute(_WITH_PARENT, (State.INFLIGHT,)).fetchall()
+    return [(_row(r, r["parent_ts"]), datetime.fromisoformat(r["next_attempt"])) for r in rows]
+
+
+def requeue(conn: Conn, now: datetime, *, dead: bool) -> tuple[int, int]:
+    """Make pending rows due now (their backoff forgotten) and, with `dead`, send dead
+    letters again from scratch; returns (dead letters requeued, pending rows made due)."""
+    revived = 0
+    if dead:
+        revived = conn.execute(
+            "UPDATE outbox SET state = ?, attempts = 0, error = NULL, next_attempt = ? "
+            "WHERE state = ?", (State.PENDING, now.isoformat(), State.DEAD)).rowcount
+    due = conn.execute("UPDATE outbox SET next_attempt = ? WHERE state = ? AND next_attempt > ?",
+                       (now.isoformat(), State.PENDING, now.isoformat())).rowcount
+    return revived, due
+
+
+def with_item(conn: Conn, key: str) -> Any:
+    """The row `key` with what its item said: kind, channel, story_id, item_id, and the
+    item's title, rules, tags and severity (None without an item); None if no such row."""
+    return conn.execute(
+        """SELECT o.kind, o.channel, o.story_id, o.item_id, i.title, i.rules, i.tags,
+                  i.severity FROM outbox o LEFT JOIN items i ON i.id = o.item_id
+           WHERE o.key = ?""", (key,)).fetchone()
 
 
 def known_channel_id(conn: Conn, channel: str) -> str | None:
@@ -135,7 +194,8 @@ def adopt_threads(conn: Conn, winner: str, losers: tuple[str, ...]) -> None:
 
 def all_due(conn: Conn, now: datetime) -> None:
     """Make every pending row due now (a restart, or a new leader, is a retry point)."""
-    conn.execute("UPDATE outbox SET next_attempt = ? WHERE state = 'pending'", (now.isoformat(),))
+    conn.execute("UPDATE outbox SET next_attempt = ? WHERE state = ?",
+                 (now.isoformat(), State.PENDING))
 
 
 def last_sent(conn: Conn) -> dict[str, datetime]:

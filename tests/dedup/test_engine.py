@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from bot.dedup import DedupSettings, StoryEngine
@@ -89,3 +90,33 @@ def test_fragments_of_one_story_merge_when_a_bridge_arrives() -> None:
     assert d.story_id in {a.story_id, b.story_id}
     assert d.size == 4
     assert engine.live_stories == 1
+
+
+FOLLOWS = DedupSettings(window=timedelta(hours=72), follow_window=timedelta(days=30),
+                        follow_tags=frozenset({"reaction"}), follow_threshold=0.05)
+CURBS = "US imposes sweeping curbs on chip exports to China"
+LATE_REACTION = "China chip curbs bite as Beijing weighs its response"
+
+
+def test_follow_up_joins_a_story_past_the_window_and_others_do_not() -> None:
+    engine = StoryEngine(FOLLOWS)
+    engine.assign(item("a", CURBS))
+    ten_days = 10 * 24 * 60
+    tagged = replace(item("b", LATE_REACTION, minutes=ten_days), tags=frozenset({"reaction"}))
+    assert engine.assign(tagged).story_id == "a"
+    other = StoryEngine(FOLLOWS)
+    other.assign(item("a", CURBS))
+    assert other.assign(item("b", LATE_REACTION, minutes=ten_days)).is_new
+
+
+def test_follow_ups_do_not_keep_a_story_open_to_new_reports() -> None:
+    engine = StoryEngine(FOLLOWS)
+    engine.assign(item("a", CURBS))
+    for day in (2, 4, 6):
+        follow = replace(item(f"f{day}", LATE_REACTION, minutes=day * 24 * 60,
+                              link=f"https://x.org/f{day}"), tags=frozenset({"reaction"}))
+        assert engine.assign(follow).story_id == "a"
+    # A week after the last report a new report is a new development, however alike.
+    again = engine.assign(item("n", "US widens sweeping curbs on chip exports to China",
+                               minutes=7 * 24 * 60))
+    assert again.is_new

@@ -1,9 +1,11 @@
 """Crash safety: `python -m bot run` as a subprocess, SIGKILLed at seeded random moments.
 
-Two feeds gain items over time; the fake Slack answers posts slowly *after* recording them,
+Two feeds gain items over time, and two more carry the same headlines under other links, so
+every story gets thread replies; the fake Slack answers posts slowly *after* recording them,
 so kills land between Slack's ok and our commit; the feed server is slow too, so kills land
 mid-fetch. After every kill the bot is restarted. At the end every expected alert must be in
-Slack exactly once and the SQLite file must pass `PRAGMA integrity_check`.
+Slack, no message (parent or reply) twice, and the SQLite file must pass
+`PRAGMA integrity_check`.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
+import pytest
+
 from bot.clock import SYSTEM_CLOCK
 from tests.conftest import REPO, TEST_RULES, slack_env, write_config
 from tests.robustness.conftest import FIGURES
@@ -30,6 +34,8 @@ SEED = 20260128
 KILLS = 22
 PER_FEED = 20
 GROW_EVERY = 0.6  # seconds per new item in each feed
+CHANNELS = ("#chip-alerts", "#policy", "#chip-firehose")
+pytestmark = pytest.mark.slow
 
 
 class GrowingFeed:
@@ -54,32 +60,53 @@ class GrowingFeed:
         return True
 
 
-def _items(feed: str) -> list[dict[str, str]]:
+def _items(feed: str, site: str | None = None) -> list[dict[str, str]]:
+    """The feed's headlines; `site` publishes the same headlines under its own links."""
+    site = site or feed
     out = []
     for n in range(PER_FEED):
         title = (f"China approves H200 imports for {feed} buyer {n}" if n % 3
                  else f"US adds {feed} firm {n} to entity list over chip exports")
-        out.append({"title": title, "link": f"https://{feed}.example.com/{n}",
-                    "guid": f"{feed}-{n}"})
+        out.append({"title": title, "link": f"https://{site}.example.com/{n}",
+                    "guid": f"{site}-{n}"})
     return out
 
 
-def _expected(feeds: list[GrowingFeed]) -> Counter[tuple[str, str]]:
-    want: Counter[tuple[str, str]] = Counter()
+def _expected(feeds: list[GrowingFeed]) -> set[tuple[str, str]]:
+    want: set[tuple[str, str]] = set()
     for f in feeds:
         for it in f.items:
             first = "#chip-alerts" if "H200" in it["title"] else "#policy"
-            want[(first, it["title"])] += 1
-            want[("#chip-firehose", it["title"])] += 1
+            want |= {(first, it["title"]), ("#chip-firehose", it["title"])}
     return want
 
 
-def _posted(slack: FakeSlack) -> Counter[tuple[str, str]]:
-    got: Counter[tuple[str, str]] = Counter()
-    for channel in ("#chip-alerts", "#policy", "#chip-firehose"):
-        for m in slack.state.top_level(channel):
-            got[(channel, m["blocks"][0]["text"]["text"])] += 1
-    return got
+def _posted(slack: FakeSlack) -> tuple[set[tuple[str, str]], Counter[str], int]:
+    """(channel, headline) of every parent and reply in Slack, how often each outbox key was
+    posted (a message's metadata carries its key), and how many replies there are."""
+    got: set[tuple[str, str]] = set()
+    keys: Counter[str] = Counter()
+    replies = 0
+    for channel in CHANNELS:
+        for m in slack.state.messages.get(slack.state.channel_id(channel), []):
+            keys[m["metadata"]["event_payload"]["key"]] += 1
+            if m.get("thread_ts"):
+                replies += 1
+                got.add((channel, m["text"].split(": ", 1)[1]))
+            else:
+                got.add((channel, m["blocks"][0]["text"]["text"]))
+    return got, keys, replies
+
+
+def _undelivered(tmp_path: Path) -> int:
+    """Outbox rows not yet sent (the bot's state file, read beside it)."""
+    db = sqlite3.connect(f"file:{tmp_path / 'state' / 'chipwatch.db'}?mode=ro", uri=True)
+    try:
+        return int(db.execute("SELECT COUNT(*) FROM outbox WHERE state != 'sent'").fetchone()[0])
+    except sqlite3.Error:
+        return -1  # not there yet (or busy): not known to be empty
+    finally:
+        db.close()
 
 
 def _start(config: Path, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -95,14 +122,17 @@ def test_sigkill_at_random_moments_loses_and_repeats_nothing(
 ) -> None:
     rng = random.Random(SEED)
     feeds = [GrowingFeed(name, _items(name)) for name in ("wire", "desk")]
+    mirrors = [GrowingFeed(f"{f.name}-mirror", _items(f.name, f"{f.name}-mirror"))
+               for f in feeds]
     with FeedServer(latency=0.05) as server:
-        for f in feeds:
+        for f in feeds + mirrors:
             server.serve(f"/{f.name}.rss", b"", behaviour=f.behaviour)
         config = write_config(
-            tmp_path, [{"name": f.name, "url": server.url(f"/{f.name}.rss")} for f in feeds],
+            tmp_path, [{"name": f.name, "url": server.url(f"/{f.name}.rss")}
+                       for f in feeds + mirrors],
             slack_url=fake_slack.base_url,
             defaults={"interval": "1s", "max_age": "3650d", "jitter": "0s"},
-            dedup={"enabled": False}, **{k: TEST_RULES[k] for k in ("rules",)})
+            **{k: TEST_RULES[k] for k in ("rules",)})
         # Posts are recorded at once but answered late: the kill window between ok and commit.
         fake_slack.state.sticky.append(Fault(method="chat.postMessage", slow_answer=0.12))
         env = slack_env(fake_slack)
@@ -118,33 +148,40 @@ def test_sigkill_at_random_moments_loses_and_repeats_nothing(
             proc.wait(10)
         kills_took = SYSTEM_CLOCK.monotonic() - started
 
-        # The last life: runs until everything the feeds will ever hold is in Slack.
+        # The last life: runs until everything the feeds will ever hold is in Slack and the
+        # outbox has stayed empty for two polls (the mirrors' replies come after the alerts).
         want = _expected(feeds)
         proc = _start(config, env, log)
-        deadline = SYSTEM_CLOCK.monotonic() + 40
+        deadline = SYSTEM_CLOCK.monotonic() + 60
+        quiet_since: float | None = None
         while SYSTEM_CLOCK.monotonic() < deadline and proc.poll() is None:
-            if set(_posted(fake_slack)) >= set(want) and all(f.visible() == PER_FEED
-                                                              for f in feeds):
-                threading.Event().wait(1.5)  # one more poll and drain: nothing may follow
-                break
+            now = SYSTEM_CLOCK.monotonic()
+            if (_posted(fake_slack)[0] >= want and not _undelivered(tmp_path)
+                    and all(f.visible() == PER_FEED for f in feeds + mirrors)):
+                quiet_since = now if quiet_since is None else quiet_since
+                if now - quiet_since >= 2.5:
+                    break
+            else:
+                quiet_since = None
             threading.Event().wait(0.3)
         crashes += proc.poll() is not None
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
 
-    got = _posted(fake_slack)
-    lost = sum((want - got).values())
-    dupes = sum(n - 1 for n in got.values() if n > 1)
-    unexpected = set(got) - set(want)
+    got, keys, replies = _posted(fake_slack)
+    lost = len(want - got)
+    dupes = sum(n - 1 for n in keys.values() if n > 1)
+    unexpected = got - want
     output = log.read_text(errors="replace")
     FIGURES.setdefault("crash test (SIGKILL)", {}).update({
-        "kills": (KILLS,), "expected alerts": (sum(want.values()),),
+        "kills": (KILLS,), "expected alerts": (len(want),), "thread replies": (replies,),
         "lost": (lost,), "duplicates": (dupes,), "crashes": (crashes,),
         "kill phase (s)": (f"{kills_took:.1f}",),
         "recovered in flight": (output.count("outbox_recovered"),),
     })
     assert lost == 0, sorted(want - got)[:5]
-    assert dupes == 0, [k for k, n in got.items() if n > 1][:5]
+    assert dupes == 0, [k for k, n in keys.items() if n > 1][:5]
+    assert replies >= len(want) // 2  # the mirrors' reports went to threads
     assert not unexpected
     assert crashes == 0 and "Traceback" not in output, output[-3000:]
     db = sqlite3.connect(tmp_path / "state" / "chipwatch.db")
@@ -153,4 +190,4 @@ def test_sigkill_at_random_moments_loses_and_repeats_nothing(
         states = dict(db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state").fetchall())
     finally:
         db.close()
-    assert states == {"sent": sum(want.values())}
+    assert set(states) == {"sent"} and states["sent"] >= sum(keys.values())

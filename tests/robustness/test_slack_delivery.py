@@ -20,7 +20,7 @@ from bot.app import App
 from bot.clock import SYSTEM_CLOCK, Clock, FakeClock
 from bot.config import load_config
 from bot.config.live import LiveConfig
-from bot.deliver import Sender
+from bot.deliver import DrainReport, Sender
 from bot.feeds import HttpFetcher
 from bot.slack.blocks import Message
 from bot.slack.notifier import SlackNotifier
@@ -59,6 +59,7 @@ def _post_times(slack: FakeSlack, channel: str) -> list[float]:
             if method == "chat.postMessage" and args.get("channel") == channel]
 
 
+@pytest.mark.slow  # real waits (timeouts, Retry-After, pacing) or a subprocess
 def test_each_channel_is_paced_and_kept_in_order(tmp_path: Path, fake_slack: FakeSlack) -> None:
     db, sender = _sender(tmp_path, fake_slack, interval=0.2)
     channels = ["#a", "#b", "#c", "#d"]
@@ -72,6 +73,7 @@ def test_each_channel_is_paced_and_kept_in_order(tmp_path: Path, fake_slack: Fak
         assert min(b - a for a, b in itertools.pairwise(times)) >= 0.15
 
 
+@pytest.mark.slow  # real waits (timeouts, Retry-After, pacing) or a subprocess
 def test_retry_after_is_honoured_for_that_channel_only(
     tmp_path: Path, fake_slack: FakeSlack
 ) -> None:
@@ -88,6 +90,7 @@ def test_retry_after_is_honoured_for_that_channel_only(
     assert max(_post_times(fake_slack, "#b")) < retries[0]  # #b went on meanwhile
 
 
+@pytest.mark.slow  # real waits (timeouts, Retry-After, pacing) or a subprocess
 def test_outage_backs_off_while_polling_goes_on_then_delivers_in_order(
     tmp_path: Path, fake_slack: FakeSlack, feed_server: FeedServer,
     caplog: pytest.LogCaptureFixture,
@@ -162,18 +165,54 @@ def test_permanent_errors_go_to_dead_letters_after_one_line(
         assert outbox.counts(db.conn) == {"dead": 3, "sent": 1}
 
 
-def test_invalid_auth_is_dead_lettered_and_the_token_never_shows(
+def test_a_refused_token_holds_every_row_and_says_so_once(
     tmp_path: Path, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """A wrong token is caught at start-up (auth.test): nothing is dead-lettered, every row
+    stays pending for when the token is fixed, one log line, and the token never shows."""
     caplog.set_level(logging.DEBUG)
     wrong = "xoxb-1234-wrong-T0KENVALUE"
     db, sender = _sender(tmp_path, fake_slack, token=wrong)
-    _enqueue(db, "#a", 2)
-    assert sender.drain(max_wait=2).dead == 2
+    _parent(db, SYSTEM_CLOCK, "#a")
+    _replies_queued(db, SYSTEM_CLOCK, "#a", 2)
+    _enqueue(db, "#b", 3)
+    sender.recover()
+    assert sender.halted == "invalid_auth"
+    for _ in range(3):
+        assert sender.drain(max_wait=2) == DrainReport()  # nothing at all
+    assert [m for m, _ in fake_slack.state.calls] == ["auth.test"]
     with db.lock:
-        errors = [r[0] for r in db.conn.execute("SELECT error FROM outbox")]
-    assert all("invalid_auth" in e for e in errors)
-    assert "T0KENVALUE" not in caplog.text + " ".join(errors)
+        rows = db.conn.execute("SELECT state, attempts FROM outbox").fetchall()
+    assert [tuple(r) for r in rows] == [("pending", 0)] * 6
+    refused = [r for r in caplog.records if "slack_token_refused" in r.getMessage()]
+    assert len(refused) == 1 and "pending=6" in refused[0].getMessage()
+    assert "T0KENVALUE" not in caplog.text
+
+
+def test_a_token_revoked_while_running_stops_sending_and_tells_ops_once(
+    tmp_path: Path, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="chipwatch")
+    db = SqliteStore.open(tmp_path / "state.db")
+    notices: list[str] = []
+    sender = Sender(db, SlackNotifier(TOKEN, fake_slack.base_url, timeout=5), SYSTEM_CLOCK, 0.0,
+                    on_halt=notices.append)
+    _enqueue(db, "#a", 2)
+    sender.recover()
+    assert sender.halted is None and sender.drain(max_wait=0).sent == 2
+    fake_slack.state.sticky.append(Fault(error="token_revoked"))
+    _enqueue(db, "#a", 5, start=2)
+    _enqueue(db, "#b", 5, start=7)
+    for _ in range(3):
+        report = sender.drain(max_wait=0)
+        assert report.dead == 0 and report.sent == 0
+    assert sender.halted == "token_revoked"
+    posts = [m for m, _ in fake_slack.state.calls if m == "chat.postMessage"]
+    assert len(posts) == 3  # two delivered, one refused; then nothing more was tried
+    with db.lock:
+        assert outbox.counts(db.conn) == {"sent": 2, "pending": 10}
+    assert len(notices) == 1 and "token_revoked" in notices[0] and "10 messages" in notices[0]
+    assert caplog.text.count("slack_token_refused") == 1
 
 
 def _closed_port() -> int:
@@ -182,7 +221,8 @@ def _closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.mark.parametrize("trouble", ["unreachable", "server_errors", "timeout"])
+@pytest.mark.parametrize("trouble", [
+    "unreachable", "server_errors", pytest.param("timeout", marks=pytest.mark.slow)])
 def test_transient_failures_keep_the_token_out_of_logs_and_errors(
     tmp_path: Path, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture, trouble: str
 ) -> None:
@@ -205,6 +245,7 @@ def test_transient_failures_keep_the_token_out_of_logs_and_errors(
     assert TOKEN.split("-")[-1] not in caplog.text + error
 
 
+@pytest.mark.slow  # real waits (timeouts, Retry-After, pacing) or a subprocess
 def test_no_output_of_a_failing_run_contains_the_token(
     tmp_path: Path, fake_slack: FakeSlack, feed_server: FeedServer
 ) -> None:
@@ -215,9 +256,10 @@ def test_no_output_of_a_failing_run_contains_the_token(
     run = run_cli("--log-level", "debug", "run", "--once", "--config", str(config), env=env)
     out = run.stdout + run.stderr + (tmp_path / "state" / "chipwatch.db").read_bytes().decode(
         "latin-1")
-    assert run.returncode == 0, run.stderr
+    assert run.returncode == 1, run.stderr  # a run that could send nothing is no success
     assert "SECRETSECRET" not in out
-    assert "slack_dead_letter" in run.stderr and "invalid_auth" in run.stderr
+    assert run.stderr.count("slack_token_refused error=slack auth_test: invalid_auth") == 1
+    assert "slack_dead_letter" not in run.stderr
 
 
 def test_a_post_that_reached_slack_before_the_crash_is_not_repeated(
@@ -268,6 +310,7 @@ def test_console_notifier_needs_no_recovery(tmp_path: Path) -> None:
     assert sender.drain(max_wait=0).sent == 2 and out.getvalue().count("alert") == 2
 
 
+@pytest.mark.slow  # real waits (timeouts, Retry-After, pacing) or a subprocess
 def test_a_post_whose_answer_timed_out_is_looked_up_before_a_retry(
     tmp_path: Path, fake_slack: FakeSlack
 ) -> None:
@@ -281,5 +324,76 @@ def test_a_post_whose_answer_timed_out_is_looked_up_before_a_retry(
     while sender.drain(max_wait=5).sent:
         pass
     assert _texts(fake_slack, "#a") == ["alert 0", "alert 1"]
+    with db.lock:
+        assert outbox.counts(db.conn) == {"sent": 2}
+
+
+def _parent(db: SqliteStore, clock: Clock, channel: str) -> None:
+    """A story's parent alert in `channel`."""
+    with db.tx() as conn:
+        parent = Message("parent", [{"type": "section",
+                                     "text": {"type": "mrkdwn", "text": "parent"}}])
+        row = outbox.enqueue(conn, f"alert|s1|{channel}", channel, "alert", parent, clock.now(),
+                             "s1", "i0")
+        assert row is not None
+        outbox.set_parent(conn, "s1", channel, row)
+
+
+def _replies_queued(db: SqliteStore, clock: Clock, channel: str, n: int) -> None:
+    """`n` later reports of the story, for the parent's thread."""
+    with db.tx() as conn:
+        for i in range(1, n + 1):
+            outbox.enqueue(conn, f"reply|i{i}|{channel}", channel, "reply",
+                           Message(f"reply {i}"), clock.now(), "s1", f"i{i}")
+
+
+def _replies(slack: FakeSlack, channel: str) -> list[str]:
+    parent, = slack.state.top_level(channel)
+    return [m["text"] for m in slack.state.replies(channel, parent["ts"])]
+
+
+def test_a_thread_reply_that_reached_slack_before_the_crash_is_not_repeated(
+    tmp_path: Path, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Slack's history holds no thread replies: a reply left in flight is looked up in its
+    thread (conversations.replies), else it would be posted twice."""
+    caplog.set_level(logging.INFO, logger="chipwatch")
+    clock = FakeClock(SYSTEM_CLOCK.now())
+    db, first = _sender(tmp_path, fake_slack, clock=clock)
+    _parent(db, clock, "#a")
+    assert first.drain(max_wait=0).sent == 1
+    _replies_queued(db, clock, "#a", 2)
+    with db.lock:
+        (reply, _), _ = outbox.pending(db.conn)
+    assert reply.thread_ts
+    with db.tx() as conn:
+        outbox.mark(conn, reply.id, "inflight", now=clock.now(), next_attempt=clock.now())
+    first.notifier.post(reply.channel, reply.message, reply.key, thread_ts=reply.thread_ts)
+    db.close()  # "killed" between Slack's ok and our commit
+
+    db, second = _sender(tmp_path, fake_slack, clock=clock)
+    second.recover()
+    second.drain(max_wait=0)
+    assert _replies(fake_slack, "#a") == ["reply 1", "reply 2"]
+    assert "outbox_recovered channel=#a key=reply|i1|#a" in caplog.text
+    with db.lock:
+        assert outbox.counts(db.conn) == {"sent": 3}
+    db.close()
+
+
+@pytest.mark.slow  # real waits (timeouts, Retry-After, pacing) or a subprocess
+def test_a_thread_reply_whose_answer_timed_out_is_looked_up_in_its_thread(
+    tmp_path: Path, fake_slack: FakeSlack
+) -> None:
+    db = SqliteStore.open(tmp_path / "state.db")
+    sender = Sender(db, SlackNotifier(TOKEN, fake_slack.base_url, timeout=1), SYSTEM_CLOCK, 0.0)
+    _parent(db, SYSTEM_CLOCK, "#a")
+    assert sender.drain(max_wait=0).sent == 1
+    _replies_queued(db, SYSTEM_CLOCK, "#a", 1)
+    fake_slack.state.faults.append(Fault(method="chat.postMessage", slow_answer=2.5))
+    assert sender.drain(max_wait=0).failed == 1  # Slack took it; the answer came too late
+    while sender.drain(max_wait=5).sent:
+        pass
+    assert _replies(fake_slack, "#a") == ["reply 1"]
     with db.lock:
         assert outbox.counts(db.conn) == {"sent": 2}

@@ -1,8 +1,10 @@
 """A fake Slack Web API on 127.0.0.1 for the real `slack_sdk.WebClient(base_url=...)`.
 
-It keeps every message per channel, answers chat.postMessage / chat.update /
-conversations.history / conversations.join like Slack does, checks Block Kit limits the way
-Slack rejects them (`invalid_blocks`), and can inject faults: 429 with Retry-After, 5xx,
+It keeps every message per channel, answers chat.postMessage / chat.update / auth.test /
+conversations.history / conversations.replies / conversations.join like Slack does (history
+holds top-level messages and thread broadcasts only; a reply is found in its thread with
+conversations.replies), checks Block Kit limits the way Slack rejects them
+(`invalid_blocks`), and can inject faults: 429 with Retry-After, 5xx,
 slow answers and permanent errors per channel.
 """
 
@@ -111,6 +113,17 @@ def _fault_for(state: SlackState, method: str, channel: str | None) -> Fault | N
     return None
 
 
+def _true(value: Any) -> bool:
+    return str(value).lower() in ("1", "true")
+
+
+def _metadata(msgs: list[dict[str, Any]], args: dict[str, Any]) -> list[dict[str, Any]]:
+    """Messages as Slack lists them: metadata only when include_all_metadata is set."""
+    if _true(args.get("include_all_metadata")):
+        return list(msgs)
+    return [{k: v for k, v in m.items() if k != "metadata"} for m in msgs]
+
+
 def _make_handler(state: SlackState) -> Callable[..., BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args: Any) -> None:
@@ -129,12 +142,12 @@ def _make_handler(state: SlackState) -> Callable[..., BaseHTTPRequestHandler]:
                     if isinstance(args.get(key), str):
                         args[key] = json.loads(args[key])
             args.update({k: v[0] for k, v in parse_qs(query).items()})  # GET methods
-            if self.headers.get("Authorization") != f"Bearer {TOKEN}":
-                return self._answer(200, {"ok": False, "error": "invalid_auth"})
             channel = args.get("channel")
             with state.lock:
                 state.calls.append((method, args))
                 state.times.append(time.monotonic())
+            if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+                return self._answer(200, {"ok": False, "error": "invalid_auth"})
             fault = _fault_for(state, method, channel)
             if fault:
                 time.sleep(fault.delay)
@@ -156,10 +169,21 @@ def _make_handler(state: SlackState) -> Callable[..., BaseHTTPRequestHandler]:
                 if method == "conversations.join":
                     return {"ok": True, "channel": {"id": state.channel_id(args["channel"])}}
                 if method == "conversations.history":
-                    msgs = list(reversed(state.messages.get(args["channel"], [])))
-                    if str(args.get("include_all_metadata")).lower() not in ("1", "true"):
-                        msgs = [{k: v for k, v in m.items() if k != "metadata"} for m in msgs]
-                    return {"ok": True, "messages": msgs, "has_more": False}
+                    # Newest first; thread replies are not in a channel's history (only
+                    # those also sent to the channel, reply_broadcast).
+                    msgs = [m for m in reversed(state.messages.get(args["channel"], []))
+                            if not m.get("thread_ts") or m.get("reply_broadcast")]
+                    return {"ok": True, "messages": _metadata(msgs, args), "has_more": False}
+                if method == "conversations.replies":
+                    # The parent first, then its replies, oldest first; `ts` may name the
+                    # parent or any reply of the thread.
+                    msgs = state.messages.get(args["channel"], [])
+                    hit = next((m for m in msgs if m["ts"] == args.get("ts")), None)
+                    if hit is None:
+                        return {"ok": False, "error": "thread_not_found"}
+                    root = hit.get("thread_ts") or hit["ts"]
+                    thread = [m for m in msgs if m["ts"] == root or m.get("thread_ts") == root]
+                    return {"ok": True, "messages": _metadata(thread, args), "has_more": False}
                 if method == "conversations.list":
                     return {"ok": True, "channels": [{"id": cid, "name": name}
                                                      for name, cid in state.names.items()],
@@ -178,7 +202,8 @@ def _make_handler(state: SlackState) -> Callable[..., BaseHTTPRequestHandler]:
                     state.ts_counter += 1
                     ts = f"{1700000000 + state.ts_counter}.{state.ts_counter:06d}"
                     msg = {"ts": ts, "text": args.get("text"), "blocks": blocks,
-                           "thread_ts": args.get("thread_ts"), "metadata": args.get("metadata")}
+                           "thread_ts": args.get("thread_ts"), "metadata": args.get("metadata"),
+                           "reply_broadcast": _true(args.get("reply_broadcast"))}
                     state.messages.setdefault(cid, []).append(msg)
                     return {"ok": True, "channel": cid, "ts": ts, "message": msg}
                 if method == "chat.update":

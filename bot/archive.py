@@ -1,0 +1,85 @@
+"""Archives of feed items, JSON lines (gzip or plain): read as a stream of `Item`s.
+
+One object a line: `id, title, summary, link, published, feed` (the format of
+../shared/data/stream-dev and of `chipwatch cluster`'s input; `source` is taken when
+present, else the feed's host). Lines are read one at a time, so memory does not grow with
+the archive's length.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urlsplit
+
+from bot.models import Item
+
+REQUIRED = ("id", "title", "link", "published", "feed")
+
+
+class BadLine(ValueError):
+    """A line that is not a usable item; the message says why."""
+
+
+def to_item(raw: Any) -> Item:
+    """One decoded JSON object to an Item (its `fetched` is its `published` until polled)."""
+    if not isinstance(raw, dict):
+        raise BadLine("not a JSON object")
+    missing = [k for k in REQUIRED if k not in raw]
+    if missing:
+        raise BadLine(f"missing field(s) {', '.join(missing)}; an item needs "
+                      f"{', '.join(REQUIRED)} (summary and source are optional)")
+    try:
+        published = datetime.fromisoformat(str(raw["published"]))
+    except ValueError as exc:
+        raise BadLine(f"bad published time {raw['published']!r}") from exc
+    if published.tzinfo is None:
+        published = published.replace(tzinfo=UTC)
+    published = published.astimezone(UTC)
+    feed = str(raw["feed"])
+    source = str(raw.get("source") or urlsplit(feed).hostname or feed)
+    return Item(str(raw["id"]), feed, str(raw["title"] or ""), str(raw["link"] or ""),
+                str(raw.get("summary") or ""), published, published, source)
+
+
+@dataclass
+class Progress:
+    """How far through the archive file the reader is (compressed bytes for .gz)."""
+
+    done: int = 0
+    total: int = 0
+    bad: int = 0
+
+
+def read_archive(path: Path, progress: Progress | None = None,
+                 on_bad: Callable[[int, str], None] | None = None) -> Iterator[Item]:
+    """The archive's items in file order; a bad line is reported to `on_bad(line_no,
+    reason)` and skipped."""
+    progress = progress or Progress()
+    progress.total = path.stat().st_size
+    with path.open("rb") as raw_file:
+        text: IO[str]
+        if path.suffix == ".gz":
+            text = io.TextIOWrapper(gzip.GzipFile(fileobj=raw_file), encoding="utf-8")
+        else:
+            text = io.TextIOWrapper(raw_file, encoding="utf-8")
+        for number, line in enumerate(text, start=1):
+            if number % 1000 == 0:
+                progress.done = raw_file.tell()
+            if not line.strip():
+                continue
+            try:
+                yield to_item(json.loads(line))
+            except (json.JSONDecodeError, BadLine) as exc:
+                progress.bad += 1
+                reason = f"not JSON ({exc.msg})" if isinstance(exc, json.JSONDecodeError) \
+                    else str(exc)
+                if on_bad is not None:
+                    on_bad(number, reason)
+        progress.done = progress.total

@@ -1,0 +1,142 @@
+"""`chipwatch backtest ARCHIVE`: replay an archive of feed items through the real stages,
+with the archive's times as the clock and an in-memory store; never posts, never writes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bot.archive import Progress, read_archive
+from bot.clock import FakeClock
+from bot.commands.backtest_report import render
+from bot.commands.common import EXIT_FAIL, EXIT_OK, add_command, load
+from bot.models import Item
+from bot.runtime.backtest import Backtest, Recorder, Sent
+
+log = logging.getLogger("chipwatch")
+
+
+def register(sub: Any) -> None:
+    p = add_command(sub, "backtest", "replay an archive of feed items (JSON lines, .gz or "
+                                     "not) through rules, stories and routes; never posts")
+    p.add_argument("archive", type=Path, help="JSON lines: id, title, summary, link, "
+                                              "published, feed")
+    p.add_argument("--rules", type=Path, help="a candidate rules file (as for replay)")
+    p.add_argument("--from", dest="start", type=_when, help="first day (ISO date or time)")
+    p.add_argument("--to", dest="end", type=_when, help="last day, inclusive")
+    p.add_argument("--json", action="store_true",
+                   help="one JSON object per message that would be posted, in order")
+    p.add_argument("--first-only", action="store_true",
+                   help="with --json: each item once, at its first parent or reply (what "
+                        "score_alerts.py counts)")
+    p.set_defaults(func=backtest)
+
+
+def _when(text: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an ISO date like 2023-01-31, got {text!r}") from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _window(items: Iterator[Item], start: datetime | None,
+            end: datetime | None) -> Iterator[Item]:
+    for item in items:
+        if start is not None and item.published < start:
+            continue
+        if end is not None and item.published.date() > end.date():
+            return  # an archive is in publication order
+        yield item
+
+
+class Bar:
+    """A progress bar on stderr when it is a terminal; nothing otherwise."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress, self.on = progress, sys.stderr.isatty()
+        self.next = 0.0
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        if not self.on or now < self.next:
+            return
+        self.next = now + 0.25
+        share = self.progress.done / (self.progress.total or 1)
+        sys.stderr.write(f"\r[{'#' * int(share * 30):<30}] {share:4.0%}")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.on:
+            sys.stderr.write("\r" + " " * 40 + "\r")
+
+
+def backtest(args: argparse.Namespace) -> int:
+    from bot.app import App
+    from bot.commands.replay import load_candidate
+
+    config = load(args, lint=False)
+    if args.rules:
+        config = load_candidate(config, args.rules)
+    if not args.archive.exists():
+        print(f"no archive at {args.archive}", file=sys.stderr)
+        return EXIT_FAIL
+    if logging.getLogger().level == logging.INFO:
+        # One line per poll of every archived feed would drown the report.
+        logging.getLogger("chipwatch").setLevel(logging.WARNING)
+    clock = FakeClock(datetime(2000, 1, 1, tzinfo=UTC))
+    recorder = Recorder()
+    app = App.for_backtest(config, clock, recorder)
+    progress = Progress()
+    bar = Bar(progress)
+    seen = Counter[str]()
+
+    def counted(items: Iterator[Item]) -> Iterator[Item]:
+        for item in items:
+            seen["items"] += 1
+            if seen["items"] == 1:
+                clock.advance(item.published - clock.now())
+            seen["last"] = int(item.published.timestamp())
+            if seen["items"] % 2000 == 0:
+                bar.tick()
+            yield item
+
+    def bad(line: int, reason: str) -> None:
+        log.warning("archive_bad_line file=%s line=%d error=%s", args.archive, line, reason)
+
+    started = time.monotonic()
+    sent: list[Sent] = []
+    printed: set[str] = set()
+    items = counted(_window(read_archive(args.archive, progress, bad), args.start, args.end))
+    try:
+        for message in Backtest(app, recorder, clock).run(items):
+            if args.json:
+                _print_json(message, printed, args.first_only)
+            sent.append(message)
+    finally:
+        bar.close()
+        app.close()
+    seconds = time.monotonic() - started
+    if not args.json:
+        print(render(sent, seen["items"], progress.bad, seconds))
+    else:
+        log.info("backtest_done items=%d messages=%d seconds=%.1f", seen["items"], len(sent),
+                 seconds)
+    return EXIT_OK
+
+
+def _print_json(message: Sent, printed: set[str], first_only: bool) -> None:
+    if first_only:
+        if message.kind not in ("parent", "reply") or message.item in printed:
+            return
+        printed.add(message.item or "")
+    print(json.dumps(message.as_json()))

@@ -1,0 +1,54 @@
+"""The human report of a backtest: what a team would have read, per channel and week."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+
+from bot.runtime.backtest import Sent
+
+TOP_STORIES = 10
+TOP_RULES = 10
+
+
+def _table(rows: Sequence[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+            for r in rows]
+
+
+def render(sent: Sequence[Sent], items: int, bad: int, seconds: float) -> str:
+    """Alerts per channel per week, parents vs replies, biggest stories, busiest rules."""
+    rate = items / seconds if seconds > 0 else 0.0
+    lines = [f"backtest: {items:,} items in {seconds:.1f} s ({rate:,.0f} items/s)"
+             + (f"; {bad} bad lines skipped" if bad else "")]
+    kinds = Counter(s.kind for s in sent)
+    lines.append(f"messages: {len(sent)} — {kinds['parent']} parents, {kinds['reply']} thread "
+                 f"replies, {kinds['update']} parent updates, {kinds['digest']} digests")
+    if not sent:
+        return "\n".join(lines)
+    channels = sorted({s.channel for s in sent})
+    weeks: dict[str, Counter[str]] = defaultdict(Counter)
+    for s in sent:
+        if s.kind in ("parent", "reply", "digest"):
+            year, week, _ = s.at.isocalendar()
+            weeks[f"{year}-W{week:02d}"][s.channel] += 1
+    lines += ["", "alerts per channel per week (parents + replies + digests):"]
+    lines += _table([("WEEK", *channels)] + [(w, *(str(weeks[w][c]) for c in channels))
+                                           for w in sorted(weeks)])
+    stories: dict[str, list[Sent]] = defaultdict(list)
+    for s in sent:
+        if s.kind in ("parent", "reply") and s.story:
+            stories[s.story].append(s)
+    biggest = sorted(stories.values(), key=lambda v: (-len({m.item for m in v}), v[0].at))
+    lines += ["", "biggest stories (reports, first headline):"]
+    lines += _table([("REPORTS", "FIRST", "CHANNEL", "HEADLINE")] + [
+        (str(len({m.item for m in v})), v[0].at.strftime("%Y-%m-%d"), v[0].channel,
+         v[0].title[:90]) for v in biggest[:TOP_STORIES]])
+    fired: Counter[str] = Counter()
+    for item, rules in {s.item: s.rules for s in sent if s.kind in ("parent", "reply")}.items():
+        if item:
+            fired.update(rules)
+    lines += ["", "rules that fired most (alerted items):"]
+    lines += _table([("RULE", "ITEMS")] + [(r, str(n)) for r, n in fired.most_common(TOP_RULES)])
+    return "\n".join(lines)

@@ -1,0 +1,191 @@
+"""A backtest is a run whose clock is the archive's and whose store is in memory.
+
+Archive items are taken in order and grouped into poll windows of the feeds' default
+interval: at each window's end the clock moves there and every feed with items in the window
+is polled, as the bot would have polled it. Each poll goes through the same `Poller.record`
+stages as `run` (exact dedup, rules, stories, routes, record), then closed digests are queued
+and the real sender drains the outbox into a `Recorder` instead of Slack. A poll also shows
+the feed's last few items again, as a real feed document does, so exact dedup and the churn
+guard see what they see live.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from bot import digest
+from bot.clock import FakeClock
+from bot.feeds.fetch import FetchResult
+from bot.feeds.parsepool import Parsed
+from bot.feeds.response import Outcome
+from bot.models import FeedSpec, Item, Severity
+from bot.pipeline import Fetched, Polled
+from bot.route import RouteMode
+from bot.runtime.parts import Parts
+from bot.slack.blocks import Message
+from bot.slack.notifier import Posted
+from bot.store import items as item_store
+from bot.store import outbox
+
+SHOWN_AGAIN = 1  # a feed document's older items shown with its new ones
+KEEP_ITEMS = timedelta(days=14)  # the in-memory store forgets items older than this
+KIND = {"alert": "parent", "reply": "reply", "update": "update", "digest": "digest",
+        "notice": "notice"}
+_EPOCH = datetime(2000, 1, 3, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One message the bot would have posted, in posting order."""
+
+    at: datetime
+    kind: str  # parent | reply | update | digest | notice
+    channel: str
+    key: str
+    story: str | None
+    item: str | None
+    title: str
+    rules: tuple[str, ...]
+    tags: tuple[str, ...]
+    severity: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"id": self.item, "story": self.story, "kind": self.kind,
+                "channel": self.channel, "title": self.title, "rules": list(self.rules),
+                "tags": list(self.tags), "severity": self.severity,
+                "time": self.at.isoformat(timespec="seconds")}
+
+
+class Recorder:
+    """A Notifier that keeps what would have been posted (outbox key, or the edited ts)."""
+
+    paced = True  # stands in for Slack: the sender keeps Slack's pace (on the archive clock)
+
+    def __init__(self) -> None:
+        self.posts: list[tuple[str, str]] = []  # (channel, key) or (channel, "edit:<ts>")
+        self._ts_key: dict[str, str] = {}
+
+    def post(self, channel: str, message: Message, key: str,
+             thread_ts: str | None = None) -> Posted:
+        ts = f"{len(self._ts_key) + 1}.000000"
+        self._ts_key[ts] = key
+        self.posts.append((channel, key))
+        return Posted(channel, ts)
+
+    def update(self, channel_id: str, ts: str, message: Message) -> None:
+        self.posts.append((channel_id, f"edit:{self._ts_key.get(ts, ts)}"))
+
+    def check(self) -> None:
+        return None
+
+    def find_posted(self, channel: str, key: str, oldest: float,
+                    thread_ts: str | None = None) -> Posted | None:
+        return None
+
+    def join(self, channel: str) -> bool:
+        return True
+
+
+def window_end(when: datetime, every: timedelta) -> datetime:
+    """The end of the poll window `when` falls in."""
+    return _EPOCH + ((when - _EPOCH) // every + 1) * every
+
+
+class Backtest:
+    """Drives a wired bot (in-memory store, `Recorder` notifier, FakeClock) over items."""
+
+    def __init__(self, parts: Parts, recorder: Recorder, clock: FakeClock) -> None:
+        self.parts, self.recorder, self.clock = parts, recorder, clock
+        config = parts.live.current
+        self.every = config.settings.default_interval
+        self.max_age = config.settings.default_max_age
+        self.specs: dict[str, FeedSpec] = {}
+        self.shown: dict[str, deque[Item]] = {}
+        self.pruned = clock.now()
+
+    def run(self, items: Iterable[Item]) -> Iterator[Sent]:
+        """Poll window by window; yields each message as the sender would post it."""
+        window: dict[str, list[Item]] = {}
+        end: datetime | None = None
+        for item in items:
+            at = window_end(item.published, self.every)
+            if end is not None and at > end:
+                yield from self._poll(end, window)
+                window = {}
+            end = at if end is None else max(end, at)
+            window.setdefault(item.feed, []).append(item)
+        if end is not None:
+            yield from self._poll(end, window)
+            yield from self._poll(end + timedelta(days=8), {})  # let open digests close
+
+    def _spec(self, item: Item) -> FeedSpec:
+        spec = self.specs.get(item.feed)
+        if spec is None:
+            spec = FeedSpec(item.feed, item.feed, self.every, self.max_age, timedelta(0),
+                            item.source or urlsplit(item.feed).hostname or item.feed)
+            self.specs[item.feed] = spec
+        return spec
+
+    def _poll(self, at: datetime, window: dict[str, list[Item]]) -> Iterator[Sent]:
+        yield from self._quiet_until(at)
+        if at > self.clock.now():
+            self.clock.advance(at - self.clock.now())
+        polls = []
+        for feed, new in window.items():
+            spec = self._spec(new[0])
+            shown = self.shown.setdefault(feed, deque(maxlen=SHOWN_AGAIN))
+            new = [Item(it.id, it.feed, it.title, it.link, it.summary, it.published, at,
+                        it.source) for it in new]
+            items = [*new, *shown]
+            shown.extend(new)
+            result = FetchResult(spec, Outcome.OK, at, 200)
+            polls.append(Polled(Fetched(spec, 0, result, self.clock.monotonic()),
+                                Parsed(items, None)))
+        parts = self.parts
+        queued = sum(r.alerts for r in parts.poller.record(polls)) if polls else 0
+        queued += digest.flush(parts.db, parts.live.current.routes, at)
+        if at - self.pruned >= timedelta(days=1):
+            with parts.db.tx() as conn:
+                item_store.prune(conn, at - KEEP_ITEMS)
+            self.pruned = at
+        if queued:
+            yield from self._drain(at)
+
+    def _quiet_until(self, at: datetime) -> Iterator[Sent]:
+        """Windows without items still close digest periods, as the running bot's digest
+        job does every 30 s: step through them when there are digest routes."""
+        routes = self.parts.live.current.routes
+        if not any(r.mode == RouteMode.DIGEST for r in routes):
+            return
+        step = self.clock.now() + self.every
+        while step < at:
+            self.clock.advance(step - self.clock.now())
+            if digest.flush(self.parts.db, routes, step):
+                yield from self._drain(step)
+            step += self.every
+
+    def _drain(self, at: datetime) -> Iterator[Sent]:
+        before = len(self.recorder.posts)
+        self.parts.sender.drain(self.parts.stop, max_wait=0)
+        yield from self._describe(at, self.recorder.posts[before:])
+
+    def _describe(self, at: datetime, posts: list[tuple[str, str]]) -> Iterator[Sent]:
+        for channel, key in posts:
+            edit = key.startswith("edit:")
+            key = key.removeprefix("edit:")
+            with self.parts.db.reading() as conn:
+                row = outbox.with_item(conn, key)
+            if row is None:
+                continue
+            kind = "update" if edit else KIND.get(row["kind"], row["kind"])
+            severity = "" if row["severity"] is None else Severity(row["severity"]).label
+            yield Sent(at, kind, row["channel"] or channel, key, row["story_id"],
+                       row["item_id"], row["title"] or "",
+                       tuple(json.loads(row["rules"] or "[]")),
+                       tuple(json.loads(row["tags"] or "[]")), severity)
