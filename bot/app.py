@@ -21,6 +21,7 @@ from bot.models import FeedSpec
 from bot.pipeline import OwnStory, PollReport, Stories
 from bot.poller import Poller
 from bot.runtime.heartbeat import Heartbeat
+from bot.runtime.leader import Leader, LeaseLeader, SoloLeader, replica_name
 from bot.slack.notifier import ConsoleNotifier, Notifier, SlackNotifier
 from bot.store import SqliteStore, database_url, open_store, outbox
 from bot.store import feeds as feed_store
@@ -72,13 +73,17 @@ class App:
     metrics: Metrics = field(default_factory=Metrics)
     stop: threading.Event = field(default_factory=threading.Event)
     wake: threading.Event = field(default_factory=threading.Event)
+    leader: Leader = field(default_factory=SoloLeader)
 
     def __post_init__(self) -> None:
         settings = self.config.settings
+        # Every write checks the lead, and every send asks for it (see runtime.leader).
+        self.db.set_fence(self.leader)
         self.sender = Sender(self.db, MeteredNotifier(self.notifier, self.metrics), self.clock,
                              settings.slack.per_channel_interval)
         self.poller = Poller(self.live, self.db, self.fetcher, self.clock, self.stories,
                              self.metrics)
+        self.sender.may_send = self.leader.may_act
         self.poller.on_alert = self.wake.set
         self.heartbeat = Heartbeat(settings.heartbeat_path, self.clock)
         self._watch_store()
@@ -94,15 +99,19 @@ class App:
         """Everything from the config: state file, HTTP fetcher, story engine, notifier."""
         env = os.environ if env is None else env
         settings = config.settings
-        db = open_store(database_url(settings.state_url, env), settings.state_path,
-                        memory_copy=dry_run)
+        url = database_url(settings.state_url, env)
+        name = replica_name(settings.replica)
+        db = open_store(url, settings.state_path, memory_copy=dry_run, name=name)
         log.info("state backend=%s where=%s%s", db.backend, db.where,
                  " (in-memory copy)" * dry_run)
+        leader: Leader = SoloLeader(name)
+        if url is not None and not dry_run:
+            leader = LeaseLeader(url, name, settings.failover, clock)
         fetcher = HttpFetcher(clock, settings.fetch.limits,
                               max_connections=settings.fetch.concurrency)
         stories = make_stories(settings.dedup, db)
         return cls(LiveConfig(config), db, fetcher, make_notifier(config, env, dry_run), clock,
-                   stories)
+                   stories, leader=leader)
 
     @classmethod
     def for_backtest(cls, config: Config, clock: Clock, notifier: Notifier) -> App:

@@ -1,122 +1,144 @@
-"""One pass over every feed (`run --once`), or the scheduled loop until stopped (`run`)."""
+"""One pass over every feed (`run --once`), or the scheduled loop until stopped (`run`).
+
+The loop follows the leadership (`parts.leader`): while this replica leads it runs the
+duties (scheduler, processor, sender); while another leads it waits hot, config loaded and
+database connected, ready to take over. /metrics and /healthz answer in both roles.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import threading
 from typing import Any
 
-from apscheduler.jobstores.base import JobLookupError
-from apscheduler.schedulers.base import BaseScheduler
-
 from bot import digest
-from bot.config.compile import Config
-from bot.deliver import DrainReport
+from bot.errors import StoreError
 from bot.metrics import MetricsServer
-from bot.models import FeedSpec
 from bot.pipeline import PollReport
-from bot.runtime.jobs import add_feed_job, build_scheduler
+from bot.runtime import heartbeat
+from bot.runtime.duties import Duties, count_drain
+from bot.runtime.leader import LEADER, STANDBY
 from bot.runtime.parts import Parts
-from bot.runtime.processor import Processor
-from bot.runtime.reload import Reloader
 
 log = logging.getLogger("chipwatch.runtime")
 SEND_WAIT_ONCE = 5.0  # a one-shot run waits this long for per-channel slots and Retry-Afters
-SENDER_JOIN = 60.0
 
 
 def run_once(parts: Parts) -> list[PollReport]:
-    """Poll every feed once (concurrently), queue closed digests, deliver; the reports."""
-    parts.sender.recover()
-    config = parts.live.current
-    reports = parts.poller.poll_all(config.feeds, force=True)
-    digest.flush(parts.db, config.routes, parts.clock.now())
-    # Longer backoffs (Slack down) are left in the outbox for the next run.
-    count_drain(parts, parts.sender.drain(parts.stop, max_wait=SEND_WAIT_ONCE))
+    """Poll every feed once (concurrently), queue closed digests, deliver; the reports. With
+    replicas, the one-shot run takes the lead for its duration (or fails if another has it)."""
+    parts.leader.tick()
+    if not parts.leader.may_act():
+        raise StoreError(f"replica {parts.leader.leader_name} leads: a one-shot run would "
+                         "compete with it")
+    try:
+        parts.sender.recover()
+        config = parts.live.current
+        reports = parts.poller.poll_all(config.feeds, force=True)
+        digest.flush(parts.db, config.routes, parts.clock.now())
+        # Longer backoffs (Slack down) are left in the outbox for the next run.
+        count_drain(parts, parts.sender.drain(parts.stop, max_wait=SEND_WAIT_ONCE))
+    finally:
+        parts.leader.release()
     return reports
 
 
+class Follower:
+    """Runs the duties while this replica leads; the /healthz view of it."""
+
+    def __init__(self, parts: Parts) -> None:
+        self.parts = parts
+        self.duties: Duties | None = None
+        self.changes = 0
+        self._beat = 0.0
+
+    def step(self) -> None:
+        """Tick the lease; start or stop the duties to match the role."""
+        leader, parts = self.parts.leader, self.parts
+        leader.tick()
+        leading = leader.may_act()
+        if leading and self.duties is None:
+            self.changes += 1
+            log.info("role replica=%s role=leader term=%s", leader.name, leader.term)
+            self.duties = Duties(parts)
+            try:
+                self.duties.start()
+            except StoreError as exc:  # fenced or unreachable while settling: follow again
+                log.warning("leader_start_failed error=%s", exc)
+                self.duties.close(lost=True)
+                self.duties = None
+        elif not leading and self.duties is not None:
+            self.changes += 1
+            log.warning("role replica=%s role=standby leader=%s", leader.name,
+                        leader.leader_name)
+            self.duties.close(lost=True)
+            self.duties = None
+        if self.duties is None and parts.clock.monotonic() - self._beat >= heartbeat.EVERY:
+            parts.heartbeat.beat()  # a standby is alive too: its loop beats for it
+            self._beat = parts.clock.monotonic()
+
+    def close(self) -> None:
+        if self.duties is not None:
+            self.duties.close()
+            self.duties = None
+        self.parts.leader.release()
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        """Alive when the scheduler (or, on a standby, the loop) beat recently and the
+        processor thread runs; says this replica's role and who leads."""
+        parts = self.parts
+        age, limit = parts.heartbeat.age(), parts.live.current.settings.stall_after
+        duties = self.duties
+        processing = duties is None or duties.alive()
+        return age <= limit and processing, {
+            "heartbeat_age_seconds": round(age, 1), "stall_after_seconds": limit,
+            "processor_alive": processing, "replica": parts.leader.name,
+            "role": LEADER if duties is not None else STANDBY,
+            "leader": parts.leader.leader_name, "term": parts.leader.term}
+
+
 def run_forever(parts: Parts, listen: str | None) -> None:
-    """Poll on schedule until `parts.stop` is set: scheduler jobs fetch, the processor thread
-    records, the sender thread delivers; /metrics and /healthz on `listen` if given."""
-    parts.sender.recover()
-    processor = Processor(parts.poller)
-    processor.start()
-    sender = threading.Thread(target=send_loop, args=[parts], name="sender", daemon=True)
-    sender.start()
-
-    server = serve_metrics(parts, listen, processor)
-
-    def poll(feed: FeedSpec) -> None:
-        fetched = parts.poller.fetch_if_due(feed)
-        if fetched is not None:
-            processor.submit(fetched)
-
-    scheduler = build_scheduler(parts, poll)
-    Reloader(parts.live, parts.db, parts.clock, parts.wake,
-             lambda old, new: reschedule(scheduler, poll, old, new, parts)).install(scheduler)
-    scheduler.start()
+    """Until `parts.stop` is set: lead (poll, record, send) or stand by; /metrics and
+    /healthz on `listen` if given."""
+    follower = Follower(parts)
+    watch_role(parts, follower)
+    server = serve_metrics(parts, listen, follower)
     config = parts.live.current
-    log.info("started feeds=%d rules=%d routes=%d", len(config.feeds), len(config.rules),
-             len(config.routes))
+    log.info("started replica=%s feeds=%d rules=%d routes=%d", parts.leader.name,
+             len(config.feeds), len(config.rules), len(config.routes))
     try:
-        while not parts.stop.wait(1.0):
-            pass
+        while True:
+            follower.step()
+            if parts.stop.wait(parts.leader.interval):
+                break
     finally:
-        scheduler.shutdown(wait=True)
-        processor.close()
-        parts.wake.set()
-        sender.join(timeout=SENDER_JOIN)
+        follower.close()
         if server is not None:
             server.close()
         parts.heartbeat.clear()
         log.info("stopped")
 
 
+def watch_role(parts: Parts, follower: Follower) -> None:
+    """Export the role: 1 for this replica's role, and the term it leads in."""
+    leader = parts.leader
+
+    def role() -> dict[str, float]:
+        mine = LEADER if follower.duties is not None else STANDBY
+        return {LEADER: float(mine == LEADER), STANDBY: float(mine == STANDBY)}
+
+    parts.metrics.watch("chipwatch_replica_role", "This replica's role (1 for the current "
+                        "one).", "role", role)
+    parts.metrics.watch("chipwatch_leader_term", "The lease term this replica leads in "
+                        "(absent on a standby).", "replica",
+                        lambda: {} if leader.term is None else {leader.name: float(leader.term)})
+    parts.metrics.watch("chipwatch_role_changes", "Times this replica took or lost the lead.",
+                        "replica", lambda: {leader.name: float(follower.changes)})
+
+
 def serve_metrics(parts: Parts, listen: str | None,
-                  processor: Processor | None = None) -> MetricsServer | None:
+                  follower: Follower | None = None) -> MetricsServer | None:
     """Start /metrics and /healthz on `listen` (host:port), if given."""
     if not listen:
         return None
-    return MetricsServer(listen, parts.metrics, lambda: health(parts, processor)).start()
-
-
-def health(parts: Parts, processor: Processor | None) -> tuple[bool, dict[str, Any]]:
-    """Alive when the scheduler beat recently and the processor thread (if any) runs."""
-    age, limit = parts.heartbeat.age(), parts.live.current.settings.stall_after
-    processing = processor is None or processor.alive()
-    return age <= limit and processing, {
-        "heartbeat_age_seconds": round(age, 1), "stall_after_seconds": limit,
-        "processor_alive": processing}
-
-
-def reschedule(scheduler: BaseScheduler, poll: Any, old: Config, new: Config,
-               parts: Parts) -> None:
-    """Follow a config swap: drop removed feeds' jobs, (re)add changed and new ones."""
-    before = {f.name: f for f in old.feeds}
-    after = {f.name: f for f in new.feeds}
-    for name in before:
-        if name not in after:
-            with contextlib.suppress(JobLookupError):
-                scheduler.remove_job(f"feed:{name}")
-    now = parts.clock.now()
-    for name, feed in after.items():
-        if before.get(name) != feed:
-            add_feed_job(scheduler, poll, feed, now)
-
-
-def send_loop(parts: Parts) -> None:
-    """The sender thread: drain, then sleep until woken or a second passed."""
-    while not parts.stop.is_set():
-        try:
-            count_drain(parts, parts.sender.drain(parts.stop, max_wait=2.0))
-        except Exception:
-            log.exception("sender_failed")
-        parts.wake.wait(1.0)
-        parts.wake.clear()
-
-
-def count_drain(parts: Parts, report: DrainReport) -> None:
-    parts.metrics.slack_retries.inc(report.failed)
-    parts.metrics.slack_dead.inc(report.dead)
+    view = follower or Follower(parts)
+    return MetricsServer(listen, parts.metrics, view.health).start()

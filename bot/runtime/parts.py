@@ -11,6 +11,7 @@ from bot.deliver import Sender
 from bot.metrics import Metrics
 from bot.poller import Poller
 from bot.runtime.heartbeat import Heartbeat
+from bot.runtime.leader import Leader
 from bot.store.base import Store
 
 
@@ -24,5 +25,6 @@ class Parts(Protocol):
     clock: Clock
     metrics: Metrics
     heartbeat: Heartbeat
+    leader: Leader  # who may act: always this one on SQLite
     stop: threading.Event  # set to stop the loop (SIGTERM, SIGINT)
     wake: threading.Event  # set when the outbox has something new for the sender
