@@ -101,7 +101,8 @@ class App:
         settings = config.settings
         url = database_url(settings.state_url, env)
         name = replica_name(settings.replica)
-        db = open_store(url, settings.state_path, memory_copy=dry_run, name=name)
+        db = open_store(url, settings.state_path, memory_copy=dry_run, name=name,
+                        failover=settings.failover)
         log.info("state backend=%s where=%s%s", db.backend, db.where,
                  " (in-memory copy)" * dry_run)
         leader: Leader = SoloLeader(name)

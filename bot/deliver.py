@@ -202,7 +202,7 @@ class Sender:
             now = self.clock.now()
             outbox.mark(conn, row.id, State.INFLIGHT, now=now, next_attempt=now)
         if not self.may_send():  # the fence: a replica that lost the lead posts nothing
-            raise FencedError(f"not the leader: {row.key} left in flight for the leader")
+            raise FencedError(f"fenced: not the leader, {row.key} left in flight for it")
         unsure = row.maybe_sent
         try:
             posted = self._already_posted(row)

@@ -25,6 +25,7 @@ from bot import health
 from bot.clock import Clock
 from bot.config.compile import Config
 from bot.config.live import LiveConfig
+from bot.errors import StoreError
 from bot.feeds.fetch import Fetcher, FetchResult
 from bot.feeds.parsepool import Parsed, ParsePool, parse_result
 from bot.feeds.response import Outcome
@@ -164,6 +165,8 @@ class Poller:
                 try:
                     with savepoint(conn, "feed"):
                         report = finish(ctx, polled)
+                except StoreError:  # the database, not this feed: the batch fails whole
+                    raise
                 except Exception:
                     log.exception("poll_failed feed=%s", f.feed.name)
                 else:
@@ -205,6 +208,8 @@ class Poller:
             with savepoint(conn, "health"):
                 notices = health.evaluate(conn, feeds, now, settings.feed_health)
                 health.apply(conn, notices, now, settings.ops_channel)
+        except StoreError:
+            raise
         except Exception:
             log.exception("feed_health_failed feeds=%d", len(feeds))
             notices = []

@@ -14,6 +14,7 @@ from apscheduler.schedulers.base import BaseScheduler
 
 from bot.config.compile import Config
 from bot.deliver import DrainReport
+from bot.errors import StoreError
 from bot.models import FeedSpec
 from bot.runtime.jobs import add_feed_job, build_scheduler
 from bot.runtime.parts import Parts
@@ -90,6 +91,8 @@ def send_loop(parts: Parts, stop: threading.Event) -> None:
             count_drain(parts, parts.sender.drain(stop, max_wait=2.0))
         except FencedError as exc:
             log.warning("fenced_send_refused error=%s", exc)
+        except StoreError as exc:
+            log.warning("sender_store_failed error=%s", exc)
         except Exception:
             log.exception("sender_failed")
         parts.wake.wait(1.0)

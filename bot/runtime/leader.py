@@ -26,6 +26,7 @@ import contextlib
 import logging
 import os
 import socket
+import threading
 from typing import Any, Protocol
 
 from bot.clock import Clock
@@ -56,8 +57,12 @@ class Leader(Protocol):
         """Renew, or try to take, the lead (and report this replica)."""
         ...
 
+    def start(self) -> None:
+        """Tick every `interval` on a thread of its own (renewals never wait for work)."""
+        ...
+
     def release(self) -> None:
-        """Give the lead up on a clean stop."""
+        """Stop ticking and give the lead up (a clean stop)."""
         ...
 
 
@@ -88,6 +93,9 @@ class SoloLeader:
     def tick(self) -> None:
         pass
 
+    def start(self) -> None:
+        pass
+
     def release(self) -> None:
         pass
 
@@ -107,6 +115,8 @@ class LeaseLeader:
         self._renewed_at = 0.0
         self._leader: str | None = None
         self._conn: Any = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
     @property
     def term(self) -> int | None:
@@ -129,6 +139,21 @@ class LeaseLeader:
                                          options="-c statement_timeout=5000",
                                          application_name=f"chipwatch-lease-{self.name}"[:60])
         return self._conn
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="lease", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.tick()
+            except Exception:  # the lease thread must outlive any one tick
+                log.exception("lease_tick_failed replica=%s", self.name)
+            self._stop.wait(self.interval)
 
     def tick(self) -> None:
         """One step: renew when due (leader), else try to take the lease (standby)."""
@@ -207,6 +232,10 @@ class LeaseLeader:
         from bot.store import lease
         from bot.store.postgres import PgConn
 
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(10)
+            self._thread = None
         term, self._term = self._term, None
         try:
             conn = PgConn(self._connect())

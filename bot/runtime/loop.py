@@ -30,6 +30,7 @@ def run_once(parts: Parts) -> list[PollReport]:
     if not parts.leader.may_act():
         raise StoreError(f"replica {parts.leader.leader_name} leads: a one-shot run would "
                          "compete with it")
+    parts.leader.start()  # keeps the lead while the run lasts
     try:
         parts.sender.recover()
         config = parts.live.current
@@ -52,9 +53,8 @@ class Follower:
         self._beat = 0.0
 
     def step(self) -> None:
-        """Tick the lease; start or stop the duties to match the role."""
+        """Start or stop the duties to match the role (the lease thread keeps it)."""
         leader, parts = self.parts.leader, self.parts
-        leader.tick()
         leading = leader.may_act()
         if leading and self.duties is None:
             self.changes += 1
@@ -105,6 +105,8 @@ def run_forever(parts: Parts, listen: str | None) -> None:
     config = parts.live.current
     log.info("started replica=%s feeds=%d rules=%d routes=%d", parts.leader.name,
              len(config.feeds), len(config.rules), len(config.routes))
+    parts.leader.tick()  # the first answer before the first step: lead at once if free
+    parts.leader.start()
     try:
         while True:
             follower.step()

@@ -24,14 +24,14 @@ def database_url(configured: str | None, env: Mapping[str, str]) -> str | None:
 
 
 def open_store(url: str | None, path: Path | str, *, memory_copy: bool = False,
-               name: str = "chipwatch") -> Store:
+               name: str = "chipwatch", failover: float = 15.0) -> Store:
     """The PostgreSQL store at `url` if given, else the SQLite file at `path`. A
     `memory_copy` (dry runs) is an in-memory SQLite copy of either, written back to neither."""
     if url is None:
         return SqliteStore.open(path, memory_copy=memory_copy)
     from bot.store.postgres import PostgresStore  # psycopg is only loaded when used
 
-    pg = PostgresStore.open(url, name=name)
+    pg = PostgresStore.open(url, name=name, idle_in_tx=max(1.0, failover / 3))
     if not memory_copy:
         return pg
     from bot.store.copy import copy_state

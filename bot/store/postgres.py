@@ -29,8 +29,9 @@ from bot.store.migrations import MIGRATIONS, migration_sql
 WRITER_LOCK = 0x63687700  # "chw\0": the advisory lock every write transaction holds
 MIGRATE_LOCK = 0x63687701
 # A session stuck inside a transaction (its process stopped) holds the writer lock; the
-# server ends it after this long, so a paused leader cannot block its successor.
-IDLE_IN_TX = "5s"
+# server ends it after this long (a third of the failover time by default), so a paused
+# leader cannot block its successor.
+IDLE_IN_TX = 5.0
 _LITERAL = re.compile(r"('(?:[^']|'')*')")
 _NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
@@ -85,18 +86,31 @@ def _rows(cursor: Any) -> Callable[[Sequence[Any]], Any]:
 
 
 class PgConn:
-    """A pooled connection inside a transaction, speaking the SQL the stores share."""
+    """A pooled connection inside a transaction, speaking the SQL the stores share. A lost
+    connection (server gone, session ended) comes out as `StoreError`: not this feed's or
+    this message's fault, so callers give up the whole unit of work."""
 
     def __init__(self, raw: psycopg.Connection[Any]) -> None:
         self.raw = raw
 
     def execute(self, sql: str, parameters: Any = (), /) -> psycopg.Cursor[Any]:
-        return self.raw.execute(translate(sql), parameters)
+        try:
+            return self.raw.execute(translate(sql), parameters)
+        except psycopg.OperationalError as exc:
+            raise _lost(exc) from exc
 
     def executemany(self, sql: str, parameters: Any, /) -> psycopg.Cursor[Any]:
         cur = self.raw.cursor()
-        cur.executemany(translate(sql), parameters)
+        try:
+            cur.executemany(translate(sql), parameters)
+        except psycopg.OperationalError as exc:
+            raise _lost(exc) from exc
         return cur
+
+
+def _lost(exc: psycopg.Error) -> StoreError:
+    first = str(exc).strip().splitlines()
+    return StoreError(f"database connection lost: {first[0] if first else type(exc).__name__}")
 
 
 class PostgresStore:
@@ -113,11 +127,12 @@ class PostgresStore:
 
     @classmethod
     def open(cls, url: str, *, max_size: int = 10, migrate: bool = True,
-             name: str = "chipwatch") -> PostgresStore:
-        """Connect (failing within 10 s with a clear error) and migrate."""
+             name: str = "chipwatch", idle_in_tx: float = IDLE_IN_TX) -> PostgresStore:
+        """Connect (failing within 10 s with a clear error) and migrate. The pool's sessions
+        carry `name` as their application name (who wrote what, in the server's views)."""
         def configure(conn: psycopg.Connection[Any]) -> None:
             conn.autocommit = True
-            conn.execute(f"SET idle_in_transaction_session_timeout = '{IDLE_IN_TX}'")
+            conn.execute(f"SET idle_in_transaction_session_timeout = {int(idle_in_tx * 1000)}")
             conn.execute("SELECT set_config('application_name', %s, false)", (name[:60],))
             conn.autocommit = False
 
@@ -206,7 +221,10 @@ class PostgresStore:
             conn.execute("SELECT pg_advisory_xact_lock(?)", (WRITER_LOCK,))
             self._check_fence(conn)
             yield conn
-            conn.raw.commit()
+            try:
+                conn.raw.commit()
+            except psycopg.OperationalError as exc:
+                raise _lost(exc) from exc
 
     def _check_fence(self, conn: PgConn) -> None:
         if self.fence is None:
@@ -214,7 +232,7 @@ class PostgresStore:
         mine = self.fence.term
         row = conn.execute("SELECT term FROM leader WHERE id = 1").fetchone()
         if mine is None or row is None or row[0] != mine:
-            raise FencedError(f"not the leader (term {mine}, current {row and row[0]}): "
+            raise FencedError(f"fenced: not the leader (term {mine}, current {row and row[0]}): "
                               "write refused")
 
     @contextmanager

