@@ -14,6 +14,7 @@ from bot.clock import SYSTEM_CLOCK, Clock
 from bot.config.compile import Config
 from bot.config.live import LiveConfig
 from bot.deliver import Sender
+from bot.escalate import Escalator
 from bot.feeds.fetch import Fetcher, FetchResult, HttpFetcher, Validators
 from bot.feeds.response import Outcome
 from bot.metrics import MeteredNotifier, Metrics
@@ -22,7 +23,9 @@ from bot.pipeline import OwnStory, PollReport, Stories
 from bot.poller import Poller
 from bot.runtime.heartbeat import Heartbeat
 from bot.runtime.leader import Leader, LeaseLeader, SoloLeader, replica_name
+from bot.slack.interactions import Interactions
 from bot.slack.notifier import ConsoleNotifier, Notifier, SlackNotifier
+from bot.slack.web import Admins, SlackWeb
 from bot.store import SqliteStore, database_url, open_store, outbox
 from bot.store import feeds as feed_store
 from bot.store.base import Store
@@ -43,6 +46,22 @@ def make_notifier(config: Config, env: Mapping[str, str], dry_run: bool) -> Noti
     if base and not base.endswith("/"):
         base += "/"
     return SlackNotifier(token, base, slack.timeout)
+
+
+def make_web(config: Config, env: Mapping[str, str], dry_run: bool) -> SlackWeb | None:
+    """The two-way side's Web API client, when there is a bot token (and not a dry run)."""
+    token = env.get("SLACK_BOT_TOKEN", "").strip()
+    if dry_run or not token:
+        return None
+    from slack_sdk import WebClient
+
+    slack = config.settings.slack
+    base = env.get("SLACK_API_URL") or slack.api_url
+    if base and not base.endswith("/"):
+        base += "/"
+    client = WebClient(token=token, timeout=int(slack.timeout), base_url=base) if base \
+        else WebClient(token=token, timeout=int(slack.timeout))
+    return SlackWeb(client)
 
 
 def metrics_listen(config: Config, env: Mapping[str, str]) -> str | None:
@@ -73,6 +92,8 @@ class App:
     metrics: Metrics = field(default_factory=Metrics)
     stop: threading.Event = field(default_factory=threading.Event)
     wake: threading.Event = field(default_factory=threading.Event)
+    web: SlackWeb | None = None
+    app_token: str | None = None  # SLACK_APP_TOKEN (xapp-): Socket Mode on
     leader: Leader = field(default_factory=SoloLeader)
 
     def __post_init__(self) -> None:
@@ -86,6 +107,13 @@ class App:
         self.sender.may_send = self.leader.may_act
         self.poller.on_alert = self.wake.set
         self.heartbeat = Heartbeat(settings.heartbeat_path, self.clock)
+        self.escalator = Escalator(self.db, self.live, self.clock, self.web)
+        self.interactions: Interactions | None = None
+        if self.app_token and self.web is not None:
+            self.interactions = Interactions(
+                self.db, self.live, self.clock, Admins(self.live, self.web, self.clock),
+                self.web, self.wake.set, self.app_token)
+            self.poller.buttons = True
         self._watch_store()
 
     @property
@@ -111,8 +139,12 @@ class App:
         fetcher = HttpFetcher(clock, settings.fetch.limits,
                               max_connections=settings.fetch.concurrency)
         stories = make_stories(settings.dedup, db)
+        web = make_web(config, env, dry_run)
+        app_token = env.get("SLACK_APP_TOKEN", "").strip() or None
+        if app_token and web is None and not dry_run:
+            log.warning("socket_mode_disabled reason=no_SLACK_BOT_TOKEN")
         return cls(LiveConfig(config), db, fetcher, make_notifier(config, env, dry_run), clock,
-                   stories, leader=leader)
+                   stories, web=web, app_token=app_token, leader=leader)
 
     @classmethod
     def for_backtest(cls, config: Config, clock: Clock, notifier: Notifier) -> App:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from bot import __version__, logs
 from bot.commands import COMMANDS
-from bot.commands.common import EXIT_CONFIG, EXIT_FAIL
+from bot.commands.common import EXIT_CONFIG, EXIT_FAIL, add_global_options
 from bot.errors import ChipwatchError, ConfigError
 
 log = logging.getLogger("chipwatch")
@@ -20,9 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chipwatch", description="Chip import/export news alerts for Slack.")
     parser.add_argument("--version", action="version", version=f"chipwatch {__version__}")
-    parser.add_argument("--log-level", default="info",
-                        choices=["debug", "info", "warning", "error"])
-    parser.add_argument("--log-format", default="human", choices=["human", "json"])
+    add_global_options(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"bot.commands.{name}").register(sub)

@@ -18,15 +18,19 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
+from bot import escalate
 from bot.config.compile import Config
 from bot.digest import add_entry as add_digest_entry
 from bot.feeds.fetch import FetchResult
 from bot.feeds.parsepool import Parsed
 from bot.feeds.response import Outcome, next_delay
+from bot.marks import apply_marks
 from bot.models import FeedSpec, Item, Match
 from bot.route import Route, RouteMode, route
 from bot.rules.engine import match
 from bot.slack.blocks import alert_message, reply_message, with_sources
+from bot.slack.buttons import with_buttons
+from bot.store import actions as action_store
 from bot.store import feeds as feed_store
 from bot.store import items as item_store
 from bot.store import outbox
@@ -63,6 +67,7 @@ class RunContext:
     db: Store
     stories: Stories
     feed: FeedSpec
+    buttons: bool = False  # parent alerts carry Mute / Not relevant buttons (Socket Mode on)
 
 
 class Status(StrEnum):
@@ -166,24 +171,45 @@ def record(ctx: RunContext, cands: list[Candidate]) -> list[Candidate]:
 
 def queue_alert(ctx: RunContext, c: Candidate, channel: str) -> None:
     """A story's first alert in a channel becomes its parent; later ones reply in its thread
-    and update the parent's source count."""
+    and update the parent's source count. Nothing is queued when every rule that fired is
+    muted from Slack, nor replies and updates where the story is muted."""
     assert c.match is not None and c.story_id is not None
     conn = ctx.db.conn
+    muted = action_store.muted_rules(conn, ctx.now)
+    if muted and all(rule in muted for rule in c.match.rule_ids):
+        log.debug("alert_muted item=%s channel=%s reason=rule", c.item.id, channel)
+        return
     parent = outbox.parent(conn, c.story_id, channel)
     if parent is None:
-        row = outbox.enqueue(conn, f"alert|{c.story_id}|{channel}", channel, outbox.Kind.ALERT,
-                             alert_message(c.item, c.match), ctx.now, c.story_id, c.item.id)
+        key = f"alert|{c.story_id}|{channel}"
+        message = alert_message(c.item, c.match)
+        row = outbox.enqueue(conn, key, channel, outbox.Kind.ALERT,
+                             with_buttons(message, key) if ctx.buttons else message, ctx.now,
+                             c.story_id, c.item.id)
         if row is not None:
             outbox.set_parent(conn, c.story_id, channel, row)
         return
+    if action_store.story_muted(conn, c.story_id, channel):
+        log.debug("alert_muted item=%s channel=%s reason=story", c.item.id, channel)
+        return
     outbox.enqueue(conn, f"reply|{c.item.id}|{channel}", channel, outbox.Kind.REPLY,
                    reply_message(c.item), ctx.now, c.story_id, c.item.id)
-    outbox.enqueue(conn, f"update|{c.story_id}|{channel}|{c.sources}", channel, outbox.Kind.UPDATE,
-                   with_sources(parent.message, c.sources, c.item.published), ctx.now,
-                   c.story_id, c.item.id)
+    update = with_sources(parent.message, c.sources, c.item.published)
+    update = apply_marks(conn, update, c.story_id, channel, ctx.config.settings.escalate)
+    outbox.enqueue(conn, f"update|{c.story_id}|{channel}|{c.sources}", channel,
+                   outbox.Kind.UPDATE, update, ctx.now, c.story_id, c.item.id)
 
 
-ITEM_STAGES: Sequence[Stage] = (fresh, match_rules, assign_stories, route_alerts, record)
+def escalate_stories(ctx: RunContext, cands: list[Candidate]) -> list[Candidate]:
+    """Stories that grew in this batch and now reach the escalation threshold escalate
+    (once per story; see `bot.escalate`)."""
+    grown = [c.story_id for c in cands if c.status is Status.ALERT and c.story_id]
+    escalate.check(ctx.db.conn, grown, ctx.now, ctx.config.settings.escalate)
+    return cands
+
+
+ITEM_STAGES: Sequence[Stage] = (fresh, match_rules, assign_stories, route_alerts, record,
+                                escalate_stories)
 
 
 def run_stages(ctx: RunContext, things: list[Any], stages: Sequence[Stage]) -> list[Any]:

@@ -117,6 +117,7 @@ class Poller:
         self.slots = HostSlots(fetch.per_host)
         self.parsers = ParsePool(fetch.parse_workers)
         self.on_alert: Callable[[], None] = lambda: None
+        self.buttons = False  # parent alerts get interactive buttons (Socket Mode is on)
 
     @property
     def config(self) -> Config:
@@ -156,8 +157,8 @@ class Poller:
         them. A backtest hands its archive's items in here, as polls already parsed."""
         now = self.clock.now()
         config = self.config
-        ready = [(RunContext(now, config, self.db, self.stories, p.fetched.feed), p)
-                 for p in batch]
+        ready = [(RunContext(now, config, self.db, self.stories, p.fetched.feed, self.buttons),
+                  p) for p in batch]
         reports: list[tuple[PollReport, int]] = []
         with self.db.tx() as conn:
             for ctx, polled in ready:

@@ -5,7 +5,11 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO, run_cli
+
+pytestmark = pytest.mark.slow  # subprocess: the bundled defaults as a newcomer runs them
 
 FOUNDING = "China approves first imports of Nvidia's H200 AI chips, sources say"
 

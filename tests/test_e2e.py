@@ -6,9 +6,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import FEEDS, TOKEN, run_cli, slack_env, write_config
 from tests.support.fake_slack import FakeSlack, validate_blocks
 from tests.support.feed_server import FeedServer
+
+pytestmark = pytest.mark.slow  # subprocess runs of `run --once` against loopback Slack and feeds
 
 
 def _serve_all(server: FeedServer) -> list[dict[str, str]]:

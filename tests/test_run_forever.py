@@ -8,10 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO, slack_env, write_config
 from tests.support.fake_slack import FakeSlack
 from tests.support.feed_server import FeedServer
 from tests.support.util import rss, wait_for
+
+pytestmark = pytest.mark.slow  # subprocess: the scheduled loop, stopped by SIGTERM
 
 
 def test_scheduled_polls_deliver_new_items_and_sigterm_stops(

@@ -1,8 +1,9 @@
 """`chipwatch check`: validate the config, lint it and run each rule's examples.
 
-Exit 2 with one line per problem (file:line: field: message) when the file is invalid, when
-a rule example misses, or when a regex term blows its match-time budget; exit 0 otherwise,
-with any warnings printed.
+Exit 2 with one line per problem (file:line: field: message) when the file is invalid, has
+no feeds, rules or routes, when a rule example misses, or when a regex term blows its
+match-time budget; exit 0 otherwise, with any warnings printed. The checks are
+`bot.config.validate`, the same that `run` applies at start-up and hot reload on each edit.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import argparse
 import sys
 from typing import Any
 
-from bot.commands.common import EXIT_CONFIG, EXIT_OK, add_command, load
+from bot.commands.common import EXIT_CONFIG, EXIT_OK, add_command
+from bot.config import resolve_path
 
 
 def register(sub: Any) -> None:
@@ -23,28 +25,28 @@ def register(sub: Any) -> None:
 
 
 def check(args: argparse.Namespace) -> int:
-    from bot.config.load import Located
-    from bot.config.regex_budget import slow_regexes
+    from bot.config.validate import validate
 
-    config = load(args)  # schema and semantic errors raise: the CLI prints them, exit 2
-    located = config.located or Located(str(config.path), {})
-    errors = list(config.example_failures)
-    warnings = list(config.warnings)
-    if not args.no_regex_budget:
-        for p in slow_regexes(config.rules, located):
-            (errors if p.level == "error" else warnings).append(p)
-    for w in warnings:
+    verdict = validate(resolve_path(args.config), regex_budget=not args.no_regex_budget)
+    for w in verdict.warnings:
         print(w)
-    for e in sorted(errors, key=lambda p: p.line or 0):
+    for e in verdict.errors:
         print(e, file=sys.stderr)
+    config, n = verdict.config, len(verdict.errors)
+    if config is None:  # did not load: one line per problem, nothing to count
+        return EXIT_CONFIG
     examples = sum(len(r.examples_match) + len(r.examples_no_match) for r in config.rules)
     failed = len(config.example_failures)
-    summary = (f"{len(config.feeds)} feeds, {len(config.rules)} rules, "
-               f"{len(config.routes)} routes, {examples - failed}/{examples} examples ok, "
-               f"{len(warnings)} warnings")
-    if errors:
-        n = len(errors)
-        print(f"{config.path}: FAILED ({n} error{'s' * (n != 1)}; {summary})", file=sys.stderr)
+    summary = (f"{plural(len(config.feeds), 'feed')}, {plural(len(config.rules), 'rule')}, "
+               f"{plural(len(config.routes), 'route')}, {examples - failed}/{examples} "
+               f"examples ok, {plural(len(verdict.warnings), 'warning')}")
+    if n:
+        print(f"{config.path}: FAILED ({plural(n, 'error')}; {summary})", file=sys.stderr)
         return EXIT_CONFIG
     print(f"{config.path}: ok ({summary})")
     return EXIT_OK
+
+
+def plural(n: int, noun: str) -> str:
+    """`1 warning`, `3 warnings`."""
+    return f"{n} {noun}{'s' * (n != 1)}"

@@ -10,12 +10,30 @@ from bot.config import Config, load_config, resolve_path
 EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 2
 
 
+def add_global_options(p: argparse.ArgumentParser, *, defaults: bool = True) -> None:
+    """--log-level and --log-format: on the main parser with their defaults, and again on
+    each command without them (`chipwatch run --log-level debug` then overrides)."""
+    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
+                   default="info" if defaults else argparse.SUPPRESS)
+    p.add_argument("--log-format", choices=["human", "json"],
+                   default="human" if defaults else argparse.SUPPRESS)
+
+
 def add_command(sub: Any, name: str, help_: str) -> argparse.ArgumentParser:
-    """A subparser with the shared --config option."""
+    """A subparser with the shared --config option (and the global options)."""
     p: argparse.ArgumentParser = sub.add_parser(name, help=help_, description=help_)
+    add_global_options(p, defaults=False)
     p.add_argument("--config", help="config file (default: $CHIPWATCH_CONFIG, "
                                     "else config/chipwatch.yaml)")
     return p
+
+
+def validated(args: argparse.Namespace) -> Config:
+    """The config after the one validation `check` and reload also apply (`bot.config.
+    validate`), its warnings attached; raises ConfigError listing every error."""
+    from bot.config.validate import validate
+
+    return validate(resolve_path(args.config)).config_or_raise()
 
 
 def load(args: argparse.Namespace, *, lint: bool = True) -> Config:

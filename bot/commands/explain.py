@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from bot.clock import SYSTEM_CLOCK
 from bot.commands.common import EXIT_OK, add_command, load
-from bot.config import Config
+from bot.config import Config, format_duration
 from bot.config.schema import RuleConfig
 from bot.route import Route, route
 from bot.rules.engine import RuleEvaluation, evaluate, match
+from bot.rules.terms import compile_term
+from bot.text import fold, visible
 
 NEAR_MISSES = 12  # shown without --all, in config order
 
@@ -45,7 +48,33 @@ def _show(entry: str | list[str], limit: int = 6) -> str:
     return "[" + ", ".join(_show(e) for e in entry[:limit]) + more + "]"
 
 
-def _rule_json(ev: RuleEvaluation, raw: RuleConfig | None) -> dict[str, Any]:
+def hits(terms: Sequence[str], text: str) -> list[dict[str, Any]]:
+    """What each hit term matched in `text`, one entry per distinct word (in the order the
+    terms hit): `{"text": "Chipotle", "terms": ["chip*"]}`. Several terms that hit the same
+    word (`chip*` and `chips`, or one term in two places of a rule) make one entry."""
+    shown = visible(text)
+    folded = shown.casefold()
+    # Offsets in the folded text are offsets in `shown` unless folding changed a length (ß).
+    same = len(folded) == len(shown)
+    out: dict[str, dict[str, Any]] = {}
+    for raw in dict.fromkeys(terms):
+        found = compile_term(raw).pattern.search(folded)
+        word = (shown if same else folded)[found.start():found.end()] if found else raw
+        entry = out.setdefault(word.casefold(), {"text": word, "terms": []})
+        entry["terms"].append(raw)
+    return list(out.values())
+
+
+def hit_words(entries: Sequence[dict[str, Any]]) -> str:
+    """`Nvidia, approves (approv*)`: the words, with the pattern where it differs."""
+    parts = []
+    for e in entries:
+        patterns = [t for t in e["terms"] if fold(t) != fold(e["text"])]
+        parts.append(e["text"] + (f" ({', '.join(patterns)})" if patterns else ""))
+    return ", ".join(parts)
+
+
+def _rule_json(ev: RuleEvaluation, raw: RuleConfig | None, text: str) -> dict[str, Any]:
     rule = ev.rule
     missed = [g for g, hit in enumerate(ev.all_hits) if hit is None]
     missed_any = bool(rule.any_terms) and not ev.any_hits
@@ -58,30 +87,28 @@ def _rule_json(ev: RuleEvaluation, raw: RuleConfig | None) -> dict[str, Any]:
     if missed_any:
         anys = raw.any if raw else [t.raw for t in rule.any_terms]
         reasons.append(f"no `any` term {_show(anys)}")
-    reasons.extend(f"`none` term {t!r} matched" for t in ev.none_hits)
+    none_hits = hits(ev.none_hits, text)
+    reasons.extend(f"`none` term {t!r} matched" + (f" ({e['text']!r})" if e["text"] != t
+                                                    else "")
+                   for e in none_hits for t in e["terms"])
+    terms = list(dict.fromkeys(ev.matched_terms))
     return {
         "id": rule.id, "fired": ev.fired, "severity": rule.severity.label,
-        "tags": sorted(rule.tags), "terms": list(ev.matched_terms),
+        "tags": sorted(rule.tags), "terms": terms, "hits": hits(terms, text),
         "missed_all_groups": [g + 1 for g in missed], "missed_any": missed_any,
-        "none_hits": list(ev.none_hits), "muted": ev.muted,
+        "none_hits": list(dict.fromkeys(ev.none_hits)), "muted": ev.muted,
         "mute_until": rule.mute_until.isoformat() if rule.mute_until else None,
-        "failed_conditions": len(missed) + missed_any + len(ev.none_hits) + ev.muted,
+        # The `none` list is one condition however many of its terms hit.
+        "failed_conditions": len(missed) + missed_any + bool(ev.none_hits) + ev.muted,
         "reasons": reasons,
     }
-
-
-def _span(seconds: int) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
 
 
 def _schedule(r: Route) -> str | None:
     """A digest route's schedule as configured (`every 1h`, `at 09:00 Europe/Berlin`)."""
     if r.mode != "digest":
         return None
-    parts = [f"every {_span(int(r.every.total_seconds()))}" if r.every else "",
+    parts = [f"every {format_duration(r.every)}" if r.every else "",
              f"at {r.at} {r.timezone}" if r.at else ""]
     return " ".join(x for x in parts if x)
 
@@ -102,7 +129,7 @@ def report(config: Config, headline: str, summary: str = "", source: str = "",
         "tags": sorted(m.tags) if m else [],
         "channels": [{"channel": r.channel, "mode": r.mode, "schedule": _schedule(r),
                       "route": config.routes.index(r) + 1} for r in routes],
-        "rules": [_rule_json(ev, raw.get(ev.rule.id)) for ev in evaluations],
+        "rules": [_rule_json(ev, raw.get(ev.rule.id), text) for ev in evaluations],
     }
 
 
@@ -134,7 +161,7 @@ def render(data: dict[str, Any], show_all: bool = False) -> str:
     fired = [r for r in data["rules"] if r["fired"]]
     lines.append(f"\nmatched rules ({len(fired)}):" if fired else "\nmatched rules: none")
     for r in fired:
-        lines.append(f"  + {r['id']} [{r['severity']}] on {', '.join(r['terms'])}")
+        lines.append(f"  + {r['id']} [{r['severity']}] on {hit_words(r['hits'])}")
     missed = [r for r in data["rules"] if not r["fired"]]
     shown = missed if show_all else [r for r in missed if _near_miss(r)][:NEAR_MISSES]
     if shown:
@@ -143,8 +170,8 @@ def render(data: dict[str, Any], show_all: bool = False) -> str:
     else:
         lines.append("\nnear misses: none")
     for r in shown:
-        hits = f" (hit: {', '.join(r['terms'])})" if r["terms"] else ""
-        lines.append(f"  - {r['id']} [{r['severity']}]{hits}: {'; '.join(r['reasons'])}")
+        hit = f" (hit: {hit_words(r['hits'])})" if r["hits"] else ""
+        lines.append(f"  - {r['id']} [{r['severity']}]{hit}: {'; '.join(r['reasons'])}")
     if not show_all and len(shown) < len(missed):
         lines.append(f"  ({len(missed) - len(shown)} more rules did not fire; --all lists them)")
     return "\n".join(lines)

@@ -12,15 +12,17 @@ import json
 import os
 import urllib.error
 import urllib.request
+from datetime import timedelta
 from typing import Any
 
 from bot.commands.common import EXIT_FAIL, EXIT_OK, add_command, load
+from bot.config.duration import cli_duration, format_duration
 
 
 def register(sub: Any) -> None:
     p = add_command(sub, "health", "exit 0 when the running bot's scheduler is alive")
-    p.add_argument("--max-age", type=float, default=120.0,
-                   help="seconds a heartbeat file may be old (default 120)")
+    p.add_argument("--max-age", type=cli_duration, default="2m", metavar="DURATION",
+                   help="how old the heartbeat file may be: 90s, 2m… (default 2m)")
     p.set_defaults(func=health)
 
 
@@ -54,8 +56,12 @@ def health(args: argparse.Namespace) -> int:
     if listen:
         return _healthz(listen)
     age = file_age(config.settings.heartbeat_path, SYSTEM_CLOCK)
-    if age is None or age.total_seconds() > args.max_age:
-        print(f"unhealthy: last heartbeat {'never' if age is None else age} ago")
+    if age is None:
+        print("unhealthy: no heartbeat (the bot is not running, or has not started yet)")
         return EXIT_FAIL
-    print(f"healthy: last heartbeat {age.total_seconds():.0f}s ago")
+    seen = format_duration(timedelta(seconds=round(age.total_seconds())))
+    if age > args.max_age:
+        print(f"unhealthy: last heartbeat {seen} ago (more than {format_duration(args.max_age)})")
+        return EXIT_FAIL
+    print(f"healthy: last heartbeat {seen} ago")
     return EXIT_OK

@@ -8,7 +8,7 @@ import signal
 from types import FrameType
 from typing import Any
 
-from bot.commands.common import EXIT_FAIL, EXIT_OK, add_command, load
+from bot.commands.common import EXIT_FAIL, EXIT_OK, add_command, validated
 
 log = logging.getLogger("chipwatch")
 
@@ -24,9 +24,7 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from bot.app import App
 
-    # A one-shot run (often from cron) skips the lint pass: `check` and the long-running
-    # bot report warnings; errors are always fatal.
-    config = load(args, lint=not args.once)
+    config = validated(args)  # the same validation as `check` and reload
     for w in (*config.warnings, *config.example_failures):
         log.warning("config_warning %s", w)
     app = App.build(config, dry_run=args.dry_run)

@@ -6,17 +6,25 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
+from ipaddress import ip_address
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.config.duration import format_duration
 from bot.config.load import Located, read_config
 from bot.config.schema import ChipwatchConfig, RuleConfig
 from bot.config.settings import Settings, compile_settings
 from bot.errors import ConfigError, Problem
 from bot.models import FeedSpec, Severity
 from bot.route import Route, RouteMode
-from bot.rules.engine import CompiledRule, compile_rule
+from bot.rules.engine import CompiledRule, compile_rule, expand
+from bot.rules.terms import compile_term
+
+# Polling someone else's server more often than this is rude and rarely useful; local files
+# and loopback servers (development, tests) may be polled every second.
+MIN_INTERVAL = timedelta(seconds=30)
+MIN_LOCAL_INTERVAL = timedelta(seconds=1)
 
 
 @dataclass(frozen=True)
@@ -31,7 +39,7 @@ class Config:
     routes: tuple[Route, ...]
     settings: Settings
     warnings: tuple[Problem, ...] = ()
-    # Rule `examples` that did not hold: warnings for `run`, errors for `check`.
+    # Rule `examples` that did not hold: errors for check, run and reload (see validate).
     example_failures: tuple[Problem, ...] = ()
     located: Located | None = field(default=None, compare=False, repr=False)
 
@@ -45,15 +53,17 @@ def load_config(path: Path | str, *, lint: bool = True) -> Config:
 
 
 def compile_config(raw: ChipwatchConfig, path: Path, located: Located, *,
-                   lint: bool = True) -> Config:
-    """Check and compile an already validated model (`located` maps fields to lines)."""
+                   lint: bool = True, strict_routes: bool = True) -> Config:
+    """Check and compile an already validated model (`located` maps fields to lines).
+    `strict_routes=False` makes a route naming a tag or rule no rule has a warning (a
+    replay candidate with fewer rules under the running config's routes)."""
     from bot.config.lint import lint as lint_config
     from bot.config.lint import run_examples
 
     problems: list[Problem] = []
     feeds = _feeds(raw, path, located, problems)
     rules = _rules(raw, located, problems)
-    routes = _routes(raw, rules, located, problems)
+    routes = _routes(raw, located, problems, strict_routes)
     errors = [p for p in problems if p.level == "error"]
     if errors:
         raise ConfigError(sorted(errors, key=lambda p: p.line or 0))
@@ -81,22 +91,98 @@ def _feeds(
             i = [f.name for f in raw.feeds].index(name)
             out.append(at.problem(("feeds", i, "name"), f"duplicate feed name {name!r}"))
     specs = []
+    inherit: list[str] = []  # feeds whose interval from `defaults` is below their floor
     for i, f in enumerate(raw.feeds):
         scheme = urlsplit(f.url).scheme.lower()
         if scheme not in ("http", "https", "file", "") and len(scheme) > 1:
             out.append(at.problem(("feeds", i, "url"), f"unsupported URL scheme {scheme!r}"))
             continue
         url = feed_url(f.url, path.parent)
-        if scheme in ("file", "") and not Path(urlsplit(url).path).exists():
-            out.append(at.problem(("feeds", i, "url"), "file not found", level="warning"))
-        specs.append(FeedSpec(f.name, url, f.interval or raw.defaults.interval,
-                              f.max_age or raw.defaults.max_age, raw.defaults.jitter,
-                              f.source or f.name))
+        tried = Path(unquote(urlsplit(url).path))
+        if url.startswith("file:") and not tried.exists():
+            out.append(at.problem(("feeds", i, "url"), f"file not found: {tried}",
+                                  level="warning"))
+        interval = f.interval or raw.defaults.interval
+        floor = MIN_LOCAL_INTERVAL if _local(url) else MIN_INTERVAL
+        if interval < floor and f.interval is None:
+            inherit.append(f.name)
+        elif interval < floor:
+            out.append(at.problem(("feeds", i, "interval"), _too_short(interval, floor)))
+        specs.append(FeedSpec(f.name, url, interval, f.max_age or raw.defaults.max_age,
+                              raw.defaults.jitter, f.source or f.name))
+    if inherit:
+        floor = MIN_LOCAL_INTERVAL if raw.defaults.interval < MIN_LOCAL_INTERVAL else MIN_INTERVAL
+        names = ", ".join(repr(n) for n in inherit[:3]) + (" …" if len(inherit) > 3 else "")
+        out.append(at.problem(("defaults", "interval"), _too_short(raw.defaults.interval, floor)
+                              + f" (used by feed {names})"))
     return tuple(specs)
+
+
+def _too_short(interval: timedelta, floor: timedelta) -> str:
+    return (f"interval {format_duration(interval)} is too short: the minimum is "
+            f"{format_duration(floor)}" + (" for a feed on another machine"
+                                           if floor == MIN_INTERVAL else ""))
+
+
+def _local(url: str) -> bool:
+    """A file, or a server on this machine: nobody else's server is polled."""
+    parts = urlsplit(url)
+    if parts.scheme == "file":
+        return True
+    host = (parts.hostname or "").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _term_lists(lists: dict[str, list[str]], at: Located, out: list[Problem]) -> set[str]:
+    """Check each named term list where it is written; the names of the broken ones (and of
+    lists that include a broken one), so that rules using them are not blamed as well."""
+    broken: set[str] = set()
+    for name, entries in lists.items():
+        try:
+            expand([f"${name}"], lists)
+        except KeyError as exc:
+            out.append(at.problem(("terms", name), f"term list ${name} includes unknown term "
+                                                   f"list ${exc.args[0]}"))
+            broken.add(name)
+            continue
+        except ValueError as exc:
+            out.append(at.problem(("terms", name), str(exc)))
+            broken.add(name)
+            continue
+        for j, entry in enumerate(entries):
+            if isinstance(entry, str) and entry.startswith("$"):
+                continue
+            try:
+                compile_term(entry)
+            except ValueError as exc:
+                out.append(at.problem(("terms", name, j), f"term list ${name}: {exc}"))
+                broken.add(name)
+    grew = True
+    while grew:  # a list that includes a broken list is broken too
+        more = {n for n, entries in lists.items() if n not in broken
+                and any(isinstance(e, str) and e[1:] in broken for e in entries)}
+        broken |= more
+        grew = bool(more)
+    return broken
+
+
+def _entries(r: RuleConfig) -> list[str]:
+    return [*(e for g in r.all for e in ([g] if isinstance(g, str) else g)), *r.any, *r.none]
+
+
+def _uses(r: RuleConfig) -> set[str]:
+    """The term lists a rule names directly."""
+    return {e[1:] for e in _entries(r) if e.startswith("$")}
 
 
 def _rules(raw: ChipwatchConfig, at: Located, out: list[Problem]) -> list[CompiledRule]:
     ids = Counter(r.id for r in raw.rules)
+    broken_lists = _term_lists(raw.terms, at, out)
     compiled = []
     for i, r in enumerate(raw.rules):
         loc = ("rules", i)
@@ -110,8 +196,21 @@ def _rules(raw: ChipwatchConfig, at: Located, out: list[Problem]) -> list[Compil
         except KeyError as exc:
             out.append(at.problem(loc, f"rule {r.id!r} uses unknown term list ${exc.args[0]}"))
         except ValueError as exc:
-            out.append(at.problem(loc, f"rule {r.id!r}: {exc}"))
+            own = _own_error(r) if _uses(r) & broken_lists else exc
+            if own is not None:  # else the broken list was reported where it is written
+                out.append(at.problem(loc, f"rule {r.id!r}: {own}"))
     return compiled
+
+
+def _own_error(r: RuleConfig) -> ValueError | None:
+    """The first error in the terms a rule writes out itself (not through `$lists`)."""
+    for entry in _entries(r):
+        if not entry.startswith("$"):
+            try:
+                compile_term(entry)
+            except ValueError as exc:
+                return exc
+    return None
 
 
 def _compile(r: RuleConfig, lists: dict[str, list[str]]) -> CompiledRule:
@@ -125,20 +224,23 @@ def _compile(r: RuleConfig, lists: dict[str, list[str]]) -> CompiledRule:
 _AT_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
-def _routes(
-    raw: ChipwatchConfig, rules: list[CompiledRule], at: Located, out: list[Problem]
-) -> tuple[Route, ...]:
-    known_tags = {t for r in rules for t in r.tags}
+def _routes(raw: ChipwatchConfig, at: Located, out: list[Problem],
+            strict: bool = True) -> tuple[Route, ...]:
+    # From every rule in the file, compiled or not: a broken rule is reported once, by
+    # itself, not again by each route that names its tags.
+    known_tags = {t for r in raw.rules for t in r.tags}
     known_rules = {r.id for r in raw.rules}
+    level = "error" if strict else "warning"
     routes = []
     for i, r in enumerate(raw.routes):
         loc = ("routes", i)
         for j, tag in enumerate(r.tags):
             if tag not in known_tags:
-                out.append(at.problem((*loc, "tags", j), f"no rule carries tag {tag!r}"))
+                out.append(at.problem((*loc, "tags", j), f"no rule carries tag {tag!r}",
+                                      level))
         for j, rid in enumerate(r.rules):
             if rid not in known_rules:
-                out.append(at.problem((*loc, "rules", j), f"unknown rule id {rid!r}"))
+                out.append(at.problem((*loc, "rules", j), f"unknown rule id {rid!r}", level))
         if r.mode == "digest" and not (r.every or r.at):
             out.append(at.problem((*loc, "mode"), "a digest route needs `every` or `at`"))
         if r.at is not None and not _AT_RE.match(r.at):

@@ -122,8 +122,7 @@ def _unrouted_rules(
     rules: Sequence[CompiledRule], routes: Sequence[Route], at: Located
 ) -> list[Problem]:
     if not routes:
-        return [at.problem(("routes",), "no routes: matches are recorded but never posted",
-                           level="warning")] if rules else []
+        return []  # an error, not a warning: see `bot.config.validate`
     out = []
     for i, rule in enumerate(rules):
         alone = Match((RuleHit(rule.id, ()),), rule.tags, rule.severity)

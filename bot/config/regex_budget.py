@@ -14,9 +14,9 @@ import queue
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from bot.config.load import Located
+from bot.config.load import Loc, Located
 from bot.errors import Problem
 from bot.rules.engine import CompiledRule
 from bot.rules.terms import Term
@@ -99,8 +99,19 @@ def _run(terms: Sequence[Term]) -> int:
     return done
 
 
-def slow_regexes(rules: Sequence[CompiledRule], at: Located) -> list[Problem]:
-    """An error for each regex term that blows the match-time budget on a probe text."""
+def _where(rule: int, term: Term, lists: Mapping[str, Sequence[str]]) -> Loc:
+    """Where a term is written: in a named term list if it is there, else in its rule."""
+    for name, entries in lists.items():
+        for j, entry in enumerate(entries):
+            if entry == term.raw:
+                return ("terms", name, j)
+    return ("rules", rule)
+
+
+def slow_regexes(rules: Sequence[CompiledRule], at: Located,
+                 lists: Mapping[str, Sequence[str]] | None = None) -> list[Problem]:
+    """An error for each regex term that blows the match-time budget on a probe text, at
+    the term list that holds it (`lists`), else at its rule."""
     found = _regex_terms(rules)
     out = []
     while found:
@@ -112,8 +123,9 @@ def slow_regexes(rules: Sequence[CompiledRule], at: Located) -> list[Problem]:
         if done >= len(found):
             break
         i, term = found[done]
-        out.append(at.problem(("rules", i), f"regex {term.raw} did not finish within "
-                                            f"{BUDGET:g}s on a {PROBE_LENGTH}-character probe "
-                                            "text: it backtracks catastrophically; rewrite it"))
+        out.append(at.problem(_where(i, term, lists or {}),
+                              f"regex {term.raw} did not finish within {BUDGET:g}s on a "
+                              f"{PROBE_LENGTH}-character probe text: it backtracks "
+                              "catastrophically; rewrite it"))
         found = found[done + 1 :]
     return out

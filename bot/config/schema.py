@@ -6,32 +6,31 @@ import re
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+)
+
+from bot.config.duration import parse_duration
 
 SeverityName = Literal["info", "low", "medium", "high", "critical"]
 
-_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
 
-
-def parse_duration(value: object) -> timedelta:
-    """`90s`, `10m`, `24h`, `7d` (or a bare number of seconds) as a timedelta."""
-    if isinstance(value, timedelta):
-        return value
-    if isinstance(value, bool):
-        raise ValueError("expected a duration like 90s, 10m, 24h or 7d")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str) and (m := _DURATION_RE.match(value)):
-        seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
-    else:
-        raise ValueError(f"expected a duration like 90s, 10m, 24h or 7d, got {value!r}")
-    if seconds < 0:
-        raise ValueError("a duration cannot be negative")
-    return timedelta(seconds=seconds)
+def _positive(span: timedelta) -> timedelta:
+    if span <= timedelta(0):
+        raise ValueError("a poll interval must be longer than 0s (at least 30s for a feed on "
+                         "another machine)")
+    return span
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+# A poll interval: positive here; the 30 s floor for remote feeds is checked when compiling,
+# where each feed's URL is known.
+Interval = Annotated[timedelta, BeforeValidator(parse_duration), AfterValidator(_positive)]
 
 
 class _Strict(BaseModel):
@@ -41,7 +40,7 @@ class _Strict(BaseModel):
 class Defaults(_Strict):
     """Per-feed settings every feed inherits."""
 
-    interval: Duration = timedelta(minutes=10)
+    interval: Interval = timedelta(minutes=10)
     max_age: Duration = timedelta(hours=24)
     jitter: Duration = timedelta(seconds=30)
 
@@ -51,7 +50,7 @@ class FeedConfig(_Strict):
 
     name: str = Field(min_length=1)
     url: str = Field(min_length=1)
-    interval: Duration | None = None
+    interval: Interval | None = None
     max_age: Duration | None = None
     source: str | None = None
 
@@ -96,6 +95,39 @@ class SlackConfig(_Strict):
     api_url: str | None = None
     timeout: Duration = timedelta(seconds=15)
     per_channel_interval: Duration = timedelta(seconds=1)
+    # Who may take admin actions from Slack (Mute rule, /chipwatch mute|unmute): user ids
+    # (U…, W…) and user-group ids (S…). Empty: nobody.
+    admins: list[str] = []
+
+    @field_validator("admins")
+    @classmethod
+    def _ids(cls, value: list[str]) -> list[str]:
+        for v in value:
+            if not SLACK_ID_RE.match(v):
+                raise ValueError(f"{v!r} is not a Slack user id (U…/W…) or user-group id (S…)")
+        return value
+
+
+SLACK_ID_RE = re.compile(r"^[UWS][A-Z0-9]{2,20}$")
+MENTION_RE = re.compile(r"^(here|channel|[UWS][A-Z0-9]{2,20})$")
+
+
+class EscalateConfig(_Strict):
+    """Escalation by velocity: a story reported by `sources` distinct outlets within
+    `within` is posted once, top-level, to `channel`, linking its alert."""
+
+    sources: int = Field(ge=2, le=1000)
+    within: Duration
+    channel: str = Field(min_length=1)
+    severity: SeverityName | None = None  # raise the story's shown severity to this
+    mention: str | None = None  # here | channel | a user id | a user-group id
+
+    @field_validator("mention")
+    @classmethod
+    def _mention(cls, value: str | None) -> str | None:
+        if value is not None and not MENTION_RE.match(value):
+            raise ValueError("expected here, channel, a user id (U…) or a user-group id (S…)")
+        return value
 
 
 class StateConfig(_Strict):
@@ -178,3 +210,4 @@ class ChipwatchConfig(_Strict):
     metrics: MetricsConfig = MetricsConfig()
     feed_health: FeedHealthConfig = FeedHealthConfig()
     ops_channel: str | None = None
+    escalate: EscalateConfig | None = None

@@ -14,6 +14,7 @@ from pathlib import Path
 from bot.config.schema import ChipwatchConfig, FeedHealthConfig
 from bot.dedup.settings import DedupSettings
 from bot.feeds.fetch import FetchLimits
+from bot.models import Severity
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,19 @@ class SlackSettings:
     api_url: str | None
     timeout: float
     per_channel_interval: float
+    admin_users: frozenset[str] = frozenset()
+    admin_groups: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class EscalateSettings:
+    """When a story escalates (distinct sources within a span) and how it is posted."""
+
+    sources: int
+    within: timedelta
+    channel: str
+    severity: Severity | None
+    mention: str | None  # already Slack syntax: <!here>, <!subteam^S…>, <@U…>
 
 
 @dataclass(frozen=True)
@@ -53,6 +67,7 @@ class Settings:
     ops_channel: str | None
     failover: float  # seconds within which a standby replica takes over
     replica: str | None
+    escalate: EscalateSettings | None = None
 
     @property
     def heartbeat_path(self) -> Path:
@@ -81,7 +96,9 @@ def compile_settings(raw: ChipwatchConfig, config_path: Path) -> Settings:
         default_max_age=raw.defaults.max_age,
         fetch=FetchSettings(limits, f.concurrency, f.per_host, f.parse_workers, f.backoff_max),
         slack=SlackSettings(raw.slack.api_url, raw.slack.timeout.total_seconds(),
-                            raw.slack.per_channel_interval.total_seconds()),
+                            raw.slack.per_channel_interval.total_seconds(),
+                            frozenset(a for a in raw.slack.admins if a[0] in "UW"),
+                            frozenset(a for a in raw.slack.admins if a[0] == "S")),
         dedup=dedup,
         metrics_listen=raw.metrics.listen,
         stall_after=raw.metrics.stall_after.total_seconds(),
@@ -89,4 +106,23 @@ def compile_settings(raw: ChipwatchConfig, config_path: Path) -> Settings:
         ops_channel=raw.ops_channel,
         failover=raw.ha.failover.total_seconds(),
         replica=raw.ha.replica,
+        escalate=_escalate(raw),
     )
+
+
+def mention_syntax(mention: str | None) -> str | None:
+    """A configured mention as Slack markup (only ever from the config, never feed text)."""
+    if mention is None:
+        return None
+    if mention in ("here", "channel"):
+        return f"<!{mention}>"
+    return f"<!subteam^{mention}>" if mention[0] == "S" else f"<@{mention}>"
+
+
+def _escalate(raw: ChipwatchConfig) -> EscalateSettings | None:
+    e = raw.escalate
+    if e is None:
+        return None
+    return EscalateSettings(e.sources, e.within, e.channel,
+                            Severity.parse(e.severity) if e.severity else None,
+                            mention_syntax(e.mention))

@@ -54,6 +54,8 @@ class Duties:
                  lambda old, new: reschedule(scheduler, poll, old, new, parts)
                  ).install(scheduler)
         scheduler.start()
+        if parts.interactions is not None:  # Slack's buttons and commands change state
+            parts.interactions.start()
 
     def alive(self) -> bool:
         return self.processor.alive()
@@ -61,6 +63,8 @@ class Duties:
     def close(self, *, lost: bool = False) -> None:
         """Stop the jobs, record what was fetched, let the sender finish its message. When
         the lead was `lost`, nothing more can commit: do not wait for fetches in flight."""
+        if self.parts.interactions is not None:
+            self.parts.interactions.close()
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=not lost)
         self.processor.close(timeout=5.0 if lost else 30.0)
@@ -88,6 +92,7 @@ def send_loop(parts: Parts, stop: threading.Event) -> None:
     """The sender thread: drain, then sleep until woken or a second passed."""
     while not (stop.is_set() or parts.stop.is_set()):
         try:
+            parts.escalator.flush()
             count_drain(parts, parts.sender.drain(stop, max_wait=2.0))
         except FencedError as exc:
             log.warning("fenced_send_refused error=%s", exc)

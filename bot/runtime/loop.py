@@ -38,6 +38,8 @@ def run_once(parts: Parts) -> list[PollReport]:
         digest.flush(parts.db, config.routes, parts.clock.now())
         # Longer backoffs (Slack down) are left in the outbox for the next run.
         count_drain(parts, parts.sender.drain(parts.stop, max_wait=SEND_WAIT_ONCE))
+        if parts.escalator.flush():  # parents just posted can now be linked
+            count_drain(parts, parts.sender.drain(parts.stop, max_wait=SEND_WAIT_ONCE))
     finally:
         parts.leader.release()
     return reports
@@ -83,15 +85,18 @@ class Follower:
         self.parts.leader.release()
 
     def health(self) -> tuple[bool, dict[str, Any]]:
-        """Alive when the scheduler (or, on a standby, the loop) beat recently and the
-        processor thread runs; says this replica's role and who leads."""
+        """Healthy when the scheduler (or, on a standby, the loop) beat recently, the
+        processor thread runs and Slack takes our token (a refused token stops all sending);
+        says this replica's role and who leads."""
         parts = self.parts
         age, limit = parts.heartbeat.age(), parts.live.current.settings.stall_after
         duties = self.duties
         processing = duties is None or duties.alive()
-        return age <= limit and processing, {
+        halted = parts.sender.halted
+        return age <= limit and processing and halted is None, {
             "heartbeat_age_seconds": round(age, 1), "stall_after_seconds": limit,
-            "processor_alive": processing, "replica": parts.leader.name,
+            "processor_alive": processing, "sending_halted": halted,
+            "replica": parts.leader.name,
             "role": LEADER if duties is not None else STANDBY,
             "leader": parts.leader.leader_name, "term": parts.leader.term}
 

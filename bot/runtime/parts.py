@@ -8,10 +8,12 @@ from typing import Protocol
 from bot.clock import Clock
 from bot.config.live import LiveConfig
 from bot.deliver import Sender
+from bot.escalate import Escalator
 from bot.metrics import Metrics
 from bot.poller import Poller
 from bot.runtime.heartbeat import Heartbeat
 from bot.runtime.leader import Leader
+from bot.slack.interactions import Interactions
 from bot.store.base import Store
 
 
@@ -26,5 +28,7 @@ class Parts(Protocol):
     metrics: Metrics
     heartbeat: Heartbeat
     leader: Leader  # who may act: always this one on SQLite
+    escalator: Escalator  # queues escalation posts once their parent can be linked
+    interactions: Interactions | None  # Socket Mode (buttons, /chipwatch), when enabled
     stop: threading.Event  # set to stop the loop (SIGTERM, SIGINT)
     wake: threading.Event  # set when the outbox has something new for the sender

@@ -23,10 +23,9 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.clock import Clock
-from bot.config import Config, load_config
+from bot.config import Config
 from bot.config.live import LiveConfig
-from bot.config.load import Located
-from bot.config.regex_budget import slow_regexes
+from bot.config.validate import validate
 from bot.errors import ConfigError, Problem
 from bot.slack.blocks import Message, cut, escape
 from bot.store import outbox
@@ -123,10 +122,7 @@ class Reloader:
             self._stat = _stat(self.path)
             self._hash = digest = _hash(self.path)
             try:
-                new = load_config(self.path)
-                slow = slow_regexes(new.rules, new.located or Located(str(self.path), {}))
-                if any(p.level == "error" for p in slow):
-                    raise ConfigError([p for p in slow if p.level == "error"])
+                new = validate(self.path).config_or_raise()
             except ConfigError as exc:
                 self._reject(exc.problems, digest)
                 return False

@@ -9,6 +9,7 @@ Rows answer both `row[0]` and `row["column"]`.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol
@@ -26,6 +27,9 @@ class Cursor(Protocol):
     @property
     def rowcount(self) -> int: ...
 
+    @property
+    def description(self) -> Any: ...
+
     def fetchone(self) -> Any: ...
 
     def fetchall(self) -> list[Any]: ...
@@ -36,9 +40,9 @@ class Cursor(Protocol):
 class Conn(Protocol):
     """One connection inside one transaction (`sqlite3.Connection` is one)."""
 
-    def execute(self, sql: str, parameters: Any = (), /) -> Any: ...
+    def execute(self, sql: str, parameters: Any = (), /) -> Cursor: ...
 
-    def executemany(self, sql: str, parameters: Any, /) -> Any: ...
+    def executemany(self, sql: str, parameters: Any, /) -> Cursor: ...
 
 
 class Fence(Protocol):
@@ -56,6 +60,7 @@ class Store(Protocol):
 
     backend: str  # "sqlite" or "postgresql"
     where: str  # the file, or the URL without its password, for logs and errors
+    lock: threading.RLock  # held while a thread uses SQLite's one connection; free on PG
 
     def tx(self) -> AbstractContextManager[Conn]: ...
 

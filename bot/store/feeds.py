@@ -49,6 +49,13 @@ def all_rows(conn: Conn) -> list[Any]:
     return list(conn.execute("SELECT * FROM feeds ORDER BY name").fetchall())
 
 
+def polled_and_failing(conn: Conn) -> tuple[int, int]:
+    """How many feeds were ever polled, and how many of them are failing now."""
+    row = conn.execute("SELECT COUNT(*), COALESCE(SUM(CASE WHEN errors > 0 THEN 1 ELSE 0 END),"
+                       " 0) FROM feeds").fetchone()
+    return int(row[0]), int(row[1])
+
+
 def last_successes(conn: Conn) -> dict[str, datetime]:
     """When each feed was last fetched successfully (feeds never fetched are left out)."""
     return {name: datetime.fromisoformat(when) for name, when in conn.execute(

@@ -118,7 +118,58 @@ MIGRATIONS: list[str] = [
     # 5: a row whose last send failed without a clear answer may be in Slack already: the
     # sender looks it up by its key before sending it again
     "ALTER TABLE outbox ADD COLUMN maybe_sent INTEGER NOT NULL DEFAULT 0;",
-    # 6: leadership among replicas (PostgreSQL): the lease and its term, the fencing token
+    # 6: Slack both ways: actions taken from Slack (one row per envelope, so a redelivery
+    # is applied once), story and rule mutes, Not-relevant marks, escalations
+    """
+    CREATE TABLE slack_actions (
+        id {serial},
+        envelope_id TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        channel_id TEXT,
+        target TEXT,
+        outcome TEXT NOT NULL,
+        response TEXT NOT NULL DEFAULT '',
+        received TEXT NOT NULL
+    );
+    CREATE TABLE story_mutes (
+        story_id TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        action_id INTEGER NOT NULL,
+        created TEXT NOT NULL,
+        PRIMARY KEY (story_id, channel)
+    );
+    CREATE TABLE rule_mutes (
+        rule_id TEXT PRIMARY KEY,
+        until TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        action_id INTEGER NOT NULL,
+        created TEXT NOT NULL
+    );
+    CREATE TABLE feedback (
+        id {serial},
+        item_id TEXT NOT NULL,
+        story_id TEXT,
+        channel TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        rules TEXT NOT NULL,
+        title TEXT NOT NULL,
+        link TEXT NOT NULL,
+        source TEXT NOT NULL,
+        action_id INTEGER NOT NULL,
+        created TEXT NOT NULL,
+        UNIQUE (item_id, channel, user_id)
+    );
+    CREATE TABLE escalations (
+        story_id TEXT PRIMARY KEY,
+        sources INTEGER NOT NULL,
+        reached TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending',
+        queued TEXT
+    );
+    """,
+    # 7: leadership among replicas (PostgreSQL): the lease and its term, the fencing token
     # every write checks; and each replica's last word, for status and /healthz
     """
     CREATE TABLE leader (

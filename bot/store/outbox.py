@@ -170,6 +170,12 @@ def with_item(conn: Conn, key: str) -> Any:
            WHERE o.key = ?""", (key,)).fetchone()
 
 
+def posted_at(conn: Conn, key: str) -> tuple[str, str] | None:
+    """Where the row `key` went in Slack: (channel id, ts), None until it was sent."""
+    r = conn.execute("SELECT channel_id, ts FROM outbox WHERE key = ?", (key,)).fetchone()
+    return (r[0], r[1]) if r and r[0] and r[1] else None
+
+
 def known_channel_id(conn: Conn, channel: str) -> str | None:
     """The Slack id of a channel we have posted to before (history lookups need ids)."""
     r = conn.execute("SELECT channel_id FROM outbox WHERE channel = ? AND channel_id IS NOT NULL "

@@ -124,6 +124,9 @@ class PostgresStore:
         self.pool = pool
         self.fence: Fence | None = None
         self._local = threading.local()
+        # Each thread has a connection of its own: nothing to wait for here (SQLite's lock
+        # guards its one connection; Socket Mode uses it to answer within Slack's 3 s).
+        self.lock = threading.RLock()
 
     @classmethod
     def open(cls, url: str, *, max_size: int = 10, migrate: bool = True,

@@ -9,9 +9,10 @@ import pytest
 
 from bot.config import load_config, parse_duration, resolve_path
 from bot.errors import ConfigError
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, write_config
+from tests.support.cli import run_here
 
-BROKEN = Path(__file__).parent.parent / "fixtures" / "broken"
+BROKEN = Path(__file__).parent.parent / "fixtures" / "configs"
 
 # file → (line, field, words the message must contain)
 CASES = {
@@ -26,7 +27,22 @@ CASES = {
     "unknown-list.yaml": (2, "rules[0]", "unknown term list $chinaa"),
     "invalid-yaml.yaml": (None, "", "invalid YAML"),
     "not-a-mapping.yaml": (1, "", "mapping"),
+    # Duplicate keys: YAML keeps the last silently; both lines are named.
+    "duplicate-key.yaml": (6, "rules[0].severity", "given at line 4 and again at line 6"),
+    "duplicate-section.yaml": (6, "rules", "duplicate key 'rules': given at line 1 and again"),
+    # Durations need a unit; intervals are positive and at least 30s for remote feeds.
+    "bare-duration.yaml": (2, "feeds[0].interval", "needs a unit: write 10s, 10m"),
+    "zero-interval.yaml": (2, "defaults.interval", "must be longer than 0s"),
+    "short-interval.yaml": (3, "feeds[1].interval", "10s is too short: the minimum is 30s"),
+    # Raw YAML errors get a hint; a bad term in a list is reported where the list is.
+    "unquoted-alias.yaml": (4, "", "undefined alias 'export' (hint: a value starting with `*`"),
+    "bad-list-regex.yaml": (3, "terms.bad[1]", "term list $bad: invalid regex /(wafer/"),
+    "broken-rule-routed.yaml": (3, "rules[1]", "nests quantifiers"),
 }
+
+# Files that must report exactly one problem: no knock-on errors from the first.
+SINGLE = ["bad-list-regex.yaml", "broken-rule-routed.yaml", "short-interval.yaml",
+          "duplicate-key.yaml"]
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -43,15 +59,59 @@ def test_broken_config_is_rejected_with_location(name: str) -> None:
     assert str(problem).startswith(str(BROKEN / name))
 
 
+@pytest.mark.parametrize("name", SINGLE)
+def test_one_mistake_is_one_problem(name: str) -> None:
+    # A broken rule must not also make its routes' tags "unknown"; a bad term list must not
+    # also be blamed on every rule that uses it.
+    with pytest.raises(ConfigError) as err:
+        load_config(BROKEN / name)
+    assert len(err.value.problems) == 1, [str(p) for p in err.value.problems]
+
+
+def test_list_and_rule_errors_both_show_when_both_are_broken(tmp_path: Path) -> None:
+    path = tmp_path / "both.yaml"
+    path.write_text("terms:\n  bad: ['/(x/']\nrules:\n  - {id: r, tags: [t], all: [$bad], "
+                    "any: ['/(y/']}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert [(p.line, p.field) for p in err.value.problems] == [(2, "terms.bad[0]"),
+                                                               (4, "rules[0]")]
+    assert "/(y/" in err.value.problems[1].message
+
+
+def test_local_feeds_may_poll_fast_and_zero_never(tmp_path: Path) -> None:
+    feed = {"name": "f", "url": "http://127.0.0.1:9/rss"}
+    ok = write_config(tmp_path, [{**feed, "interval": "1s"},
+                                 {"name": "g", "url": "file:///x.rss", "interval": "1s"}])
+    assert [f.interval for f in load_config(ok).feeds] == [timedelta(seconds=1)] * 2
+    remote = write_config(tmp_path, [{"name": "r", "url": "https://example.com/rss"}],
+                          defaults={"interval": "10s"})
+    with pytest.raises(ConfigError) as err:
+        load_config(remote)
+    assert [(p.field, p.message) for p in err.value.problems] == [
+        ("defaults.interval", "interval 10s is too short: the minimum is 30s for a feed on "
+                              "another machine (used by feed 'r')")]
+
+
+def test_missing_feed_file_names_the_path_tried(tmp_path: Path) -> None:
+    path = write_config(tmp_path, [{"name": "gone", "url": "feeds/gone here.rss"}])
+    warnings = [str(w) for w in load_config(path).warnings]
+    assert f"feeds[0].url: file not found: {tmp_path / 'feeds' / 'gone here.rss'}" in \
+        "\n".join(warnings)
+    (tmp_path / "feeds").mkdir()
+    (tmp_path / "feeds" / "gone here.rss").write_text("<rss/>")  # a space in the name
+    assert not any("not found" in str(w) for w in load_config(path).warnings)
+
+
 def test_check_command_exit_codes() -> None:
-    bad = run_cli("check", "--config", str(BROKEN / "unknown-route-tag.yaml"))
+    bad = run_here("check", "--config", str(BROKEN / "unknown-route-tag.yaml"))
     assert bad.returncode == 2
     assert bad.stderr.strip().splitlines() == [
         f"{BROKEN / 'unknown-route-tag.yaml'}:4: routes[0].tags[0]: no rule carries tag 'nvidai'"
     ]
-    good = run_cli("check", "--config", str(REPO / "config" / "chipwatch.yaml"))
+    good = run_here("check", "--config", str(REPO / "config" / "chipwatch.yaml"))
     assert good.returncode == 0, good.stdout + good.stderr
-    missing = run_cli("check", "--config", "/nonexistent/chipwatch.yaml")
+    missing = run_here("check", "--config", "/nonexistent/chipwatch.yaml")
     assert missing.returncode == 2 and "cannot read config" in missing.stderr
 
 
@@ -71,12 +131,13 @@ def test_bundled_config_loads_and_relative_feeds_resolve() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "seconds"), [("90s", 90), ("10m", 600), ("24h", 86400), ("7d", 604800), (30, 30)])
-def test_durations(text: str | int, seconds: int) -> None:
+    ("text", "seconds"), [("90s", 90), ("10m", 600), ("24h", 86400), ("7d", 604800), ("500ms", 0.5),
+                            (" 2w ", 1209600)])
+def test_durations(text: str, seconds: float) -> None:
     assert parse_duration(text) == timedelta(seconds=seconds)
 
 
-@pytest.mark.parametrize("bad", ["10 minutes", "-5m", "m", True])
+@pytest.mark.parametrize("bad", ["10 minutes", "-5m", "m", True, 30, 7.5, "7", "", None])
 def test_bad_durations(bad: object) -> None:
     with pytest.raises(ValueError):
         parse_duration(bad)

@@ -6,6 +6,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from bot.config import FeedSpec
 from bot.feeds.fetch import FetchResult
 from bot.feeds.parsepool import ParsePool, parse_body
@@ -42,6 +44,7 @@ def test_worker_parse_equals_inline_parse() -> None:
         pool.close()
 
 
+@pytest.mark.slow  # a subprocess or real waits
 def test_run_once_with_parse_workers_alerts_the_same(
     tmp_path: Path, feed_server: FeedServer, fake_slack: FakeSlack
 ) -> None:

@@ -6,21 +6,24 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import FIXTURES, REPO, TEST_RULES, run_cli, write_config
+import pytest
+
+from tests.conftest import FIXTURES, REPO, TEST_RULES, write_config
+from tests.support.cli import invoke, run_here
 
 BUNDLED = str(REPO / "config" / "chipwatch.yaml")
 FOUNDING = "China approves first imports of Nvidia's H200 AI chips, sources say"
 
 
 def _json(*args: str) -> dict[str, Any]:
-    res = run_cli("explain", *args, "--json")
+    res = run_here("explain", *args, "--json")
     assert res.returncode == 0, res.stderr
     data: dict[str, Any] = json.loads(res.stdout)
     return data
 
 
 def test_founding_headline_on_the_bundled_config() -> None:
-    res = run_cli("explain", FOUNDING, "--config", BUNDLED)
+    res = run_here("explain", FOUNDING, "--config", BUNDLED)
     assert res.returncode == 0, res.stderr
     out = res.stdout
     assert out.startswith(f"headline: {FOUNDING}\nverdict:  ALERT  severity ")
@@ -53,10 +56,10 @@ def test_why_rules_do_not_fire(tmp_path: Path) -> None:
     rule = next(r for r in data["rules"] if r["id"] == "china-nvidia-imports")
     assert rule["missed_all_groups"] == [1]
     assert rule["reasons"] == ["no term of all-group 1 $nvidia_ai"]
-    human = run_cli("explain", "China approves chip imports", "--config", config).stdout
+    human = run_here("explain", "China approves chip imports", "--config", config).stdout
     assert "verdict:  no alert" in human
-    assert "  - china-nvidia-imports [high] (hit: China, approv*, import*): no term of " \
-           "all-group 1 $nvidia_ai" in human
+    assert "  - china-nvidia-imports [high] (hit: China, approves (approv*), imports (import*)): "\
+           "no term of all-group 1 $nvidia_ai" in human
 
 
 def test_routes_and_min_severity(tmp_path: Path) -> None:
@@ -86,7 +89,8 @@ def test_muted_rule_until_its_time(tmp_path: Path) -> None:
 
 
 def test_broken_config_exits_2() -> None:
-    res = run_cli("explain", FOUNDING, "--config", str(FIXTURES / "configs" / "schema_errors.yaml"))
+    broken = str(FIXTURES / "configs" / "schema_errors.yaml")
+    res = run_here("explain", FOUNDING, "--config", broken)
     assert res.returncode == 2
     assert "rules[0].colour: unknown key" in res.stderr
 
@@ -96,9 +100,46 @@ def test_digest_routes_show_their_schedule(tmp_path: Path) -> None:
                "timezone": "Europe/Berlin", "continue": True},
               {"channel": "#hourly", "mode": "digest", "every": "1h"}]
     config = str(write_config(tmp_path, [], routes=routes))
-    res = run_cli("explain", "China approves H200 imports", "--config", config)
+    res = run_here("explain", "China approves H200 imports", "--config", config)
     assert "channels: #daily (digest at 09:00 Europe/Berlin, route 1), #hourly (digest every " \
            "1h, route 2)" in res.stdout
     data = _json("China approves H200 imports", "--config", config)
     assert data["channels"][1] == {"channel": "#hourly", "mode": "digest",
                                    "schedule": "every 1h", "route": 2}
+
+
+def test_hits_show_the_words_matched_once_each(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = [{"id": "food-or-chips", "tags": ["x"], "severity": "low",
+              "all": [["entity list"], ["China", "Chinese"]],
+              "any": ["China", "chip*", "chips", "/wafer(s)?/"]}]
+    config = str(write_config(tmp_path, [], rules=rules, routes=[{"channel": "#all"}]))
+    code, out, err = invoke(capsys, "explain", "China adds Chipotle, chips and WAFERS to the "
+                            "Entity-List", "--config", config)
+    assert code == 0, err
+    # The words of the headline, as written there; the pattern only where it differs.
+    assert "  + food-or-chips [low] on Entity-List (entity list), China, Chipotle (chip*), " \
+           "chips, WAFERS (/wafer(s)?/)\n" in out
+    code, out, _ = invoke(capsys, "explain", "China chips on the entity list", "--config",
+                          config, "--json")
+    rule = json.loads(out)["rules"][0]
+    assert rule["terms"] == ["entity list", "China", "chip*", "chips"]  # China once
+    assert rule["hits"] == [{"text": "entity list", "terms": ["entity list"]},
+                            {"text": "China", "terms": ["China"]},
+                            {"text": "chips", "terms": ["chip*", "chips"]}]
+
+
+def test_a_rule_blocked_only_by_its_none_list_is_a_near_miss(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = [dict(r) for r in TEST_RULES["rules"]]
+    rules[0]["none"] = ["rumor", "unconfirmed"]
+    config = str(write_config(tmp_path, [], rules=rules))
+    code, out, err = invoke(capsys, "explain", "Unconfirmed rumor: China approves H200 "
+                            "imports", "--config", config)
+    assert code == 0, err
+    assert "near misses (1, failed on one condition):" in out
+    assert "  - china-nvidia-imports [high] (hit: H200, China, approves (approv*), imports " \
+           "(import*)): `none` term 'rumor' matched; `none` term 'unconfirmed' matched " \
+           "('Unconfirmed')" in out

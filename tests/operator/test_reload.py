@@ -9,10 +9,14 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO, slack_env, write_config
 from tests.support.fake_slack import FakeSlack
 from tests.support.feed_server import FeedServer
 from tests.support.util import rss, wait_for
+
+pytestmark = pytest.mark.slow  # subprocess: a running bot, edited and signalled
 
 H200 = "China approves imports of Nvidia H200 chips"
 ENTITY = "US adds Chinese chip firms to the entity list"

@@ -97,6 +97,33 @@ def test_bad_edits_keep_the_last_good_config_and_notify_once_each(
     assert "cannot read config" in str(message.blocks)
 
 
+def test_an_emptied_config_is_refused_and_the_last_good_kept(app: App) -> None:
+    # `: > live.yaml` under a running bot: an error, as at `check` and at start-up.
+    reloader, _ = _reloader(app)
+    good = app.config
+    good.path.write_text("")
+    assert not reloader.reload()
+    assert app.config is good
+    message = outbox.pending(app.db.conn)[-1][0].message
+    assert "the config is empty: it needs `feeds`, `rules` and `routes`" in str(message.blocks)
+
+
+def test_reload_refuses_what_check_refuses(app: App, tmp_path: Path) -> None:
+    from bot.config.validate import validate
+
+    reloader, _ = _reloader(app)
+    good = app.config
+    rule = {"id": "r", "tags": ["nvidia"], "any": ["H200"],
+            "examples": {"match": ["China allows H20 sales"]}}
+    path = write_config(tmp_path, [FEED], ops_channel="#ops", rules=[rule])
+    assert not reloader.reload()
+    assert app.config is good
+    expected = [str(p) for p in validate(path).errors]
+    assert expected and "should match 'China allows H20 sales'" in expected[0]
+    body = outbox.pending(app.db.conn)[-1][0].message.blocks[1]["text"]["text"]
+    assert all(line in body for line in expected), body
+
+
 def test_entries_of_a_channel_no_longer_digested_go_out_at_once(app: App) -> None:
     from bot.digest import add_entry
     from bot.models import Item, Match, RuleHit, Severity

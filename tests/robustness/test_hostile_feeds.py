@@ -32,6 +32,8 @@ from tests.support import hostile_server as hs
 from tests.support.feed_server import FeedServer
 from tests.support.util import poll
 
+pytestmark = pytest.mark.slow  # timing: fetch deadlines against trickling servers
+
 DEADLINE = 2.0
 SLACK = 4.0  # generous: two shared cores, other suites running
 CAP = 10_000_000

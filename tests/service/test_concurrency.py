@@ -8,6 +8,8 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
+import pytest
+
 from bot.clock import SYSTEM_CLOCK, FakeClock
 from bot.models import FeedSpec
 from bot.poller import HostSlots, is_due
@@ -37,6 +39,7 @@ class InFlight:
         return False  # go on to the normal answer
 
 
+@pytest.mark.slow  # a subprocess or real waits
 def test_many_slow_feeds_poll_concurrently_then_304(tmp_path: Path) -> None:
     with FeedServer() as server:
         counter = InFlight()

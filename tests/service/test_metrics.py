@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bot.clock import FakeClock
 from bot.runtime.loop import serve_metrics
 from tests.conftest import REPO, slack_env, write_config
@@ -30,6 +32,7 @@ def _value(text: str, name: str, **labels: str) -> float | None:
     return None
 
 
+@pytest.mark.slow  # a subprocess or real waits
 def test_metrics_and_healthz_of_a_running_bot(
     tmp_path: Path, feed_server: FeedServer, fake_slack: FakeSlack
 ) -> None:
@@ -119,3 +122,20 @@ def test_each_app_has_its_own_registry(tmp_path: Path) -> None:
     assert _value(one.metrics.render().decode(), "chipwatch_items_seen_total") == 3
     one.close()
     two.close()
+
+
+def test_healthz_fails_while_slack_refuses_the_token(tmp_path: Path,
+                                                     fake_slack: FakeSlack) -> None:
+    env = {"SLACK_BOT_TOKEN": "xoxb-1-wrong-token", "SLACK_API_URL": fake_slack.base_url}
+    app = build_app(write_config(tmp_path, []), FakeClock(), env)
+    server = serve_metrics(app, "127.0.0.1:0")
+    assert server is not None
+    try:
+        app.heartbeat.beat()
+        assert get(f"http://{server.address}/healthz")[0] == 200
+        app.sender.recover()  # start-up asks auth.test: the token is refused
+        status, body = get(f"http://{server.address}/healthz")
+        assert status == 503 and json.loads(body)["sending_halted"] == "invalid_auth"
+    finally:
+        server.close()
+        app.close()

@@ -6,10 +6,14 @@ import hashlib
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import run_cli, slack_env, write_config
 from tests.service.helpers import H200, rss
 from tests.support.fake_slack import FakeSlack, Fault
 from tests.support.feed_server import FeedServer
+
+pytestmark = pytest.mark.slow  # subprocess runs of `run --once` and `status`
 
 ENTITY = "US adds Chinese chip firms to the entity list"
 

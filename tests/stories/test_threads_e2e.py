@@ -6,10 +6,14 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import run_cli, slack_env, write_config
 from tests.support.fake_slack import FakeSlack, validate_blocks
 from tests.support.feed_server import FeedServer
 from tests.support.util import rss
+
+pytestmark = pytest.mark.slow  # subprocess runs of `run --once`
 
 STORY = [
     ("wire-a", "China approves first imports of Nvidia's H200 AI chips, sources say",

@@ -23,6 +23,7 @@ from urllib.parse import parse_qs
 from tests.support.util import LoopbackServer
 
 TOKEN = "xoxb-test-0000000000-secret"
+APP_TOKEN = "xapp-1-test-0000000000-secret"
 
 
 @dataclass
@@ -50,6 +51,9 @@ class SlackState:
     sticky: list[Fault] = field(default_factory=list)
     ts_counter: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    ephemeral: list[dict[str, Any]] = field(default_factory=list)  # chat.postEphemeral calls
+    groups: dict[str, list[str]] = field(default_factory=dict)  # user group id → members
+    socket_url: Callable[[], str] | None = None  # apps.connections.open answers this
 
     def channel_id(self, name: str) -> str:
         if name.startswith("C") and name[1:].isalnum() and name.upper() == name:
@@ -79,11 +83,24 @@ def validate_blocks(blocks: list[dict[str, Any]]) -> str | None:
             return "bad section"
         if kind == "context" and not 1 <= len(b.get("elements", [])) <= 10:
             return "bad context"
+        if len(b.get("block_id", "")) > 255:
+            return "bad block_id"
         if kind == "actions":
+            if not 1 <= len(b.get("elements", [])) <= 25:
+                return "bad actions"
             for e in b.get("elements", []):
                 url = e.get("url", "")
                 if url and (len(url) > 3000 or not url.startswith(("http://", "https://"))):
                     return "bad url"
+                if e.get("type") == "button" and (
+                        not 1 <= len(e.get("text", {}).get("text", "")) <= 75
+                        or e["text"].get("type") != "plain_text"
+                        or len(e.get("action_id", "")) > 255 or len(e.get("value", "")) > 2000
+                        or e.get("style") not in (None, "primary", "danger")):
+                    return "bad button"
+    block_ids = [b["block_id"] for b in blocks if "block_id" in b]
+    if len(block_ids) != len(set(block_ids)):
+        return "duplicate block_id"
     return None
 
 
@@ -146,7 +163,8 @@ def _make_handler(state: SlackState) -> Callable[..., BaseHTTPRequestHandler]:
             with state.lock:
                 state.calls.append((method, args))
                 state.times.append(time.monotonic())
-            if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+            token = TOKEN if method != "apps.connections.open" else APP_TOKEN
+            if self.headers.get("Authorization") != f"Bearer {token}":
                 return self._answer(200, {"ok": False, "error": "invalid_auth"})
             fault = _fault_for(state, method, channel)
             if fault:
@@ -166,6 +184,20 @@ def _make_handler(state: SlackState) -> Callable[..., BaseHTTPRequestHandler]:
             with state.lock:
                 if method == "auth.test":
                     return {"ok": True, "user_id": "UBOT", "team_id": "T1"}
+                if method == "apps.connections.open":
+                    if state.socket_url is None:
+                        return {"ok": False, "error": "socket_mode_not_enabled"}
+                    return {"ok": True, "url": state.socket_url()}
+                if method == "chat.postEphemeral":
+                    state.ephemeral.append(dict(args))
+                    return {"ok": True, "message_ts": f"{1800000000 + len(state.ephemeral)}.0"}
+                if method == "chat.getPermalink":
+                    ts = str(args.get("message_ts", ""))
+                    return {"ok": True, "channel": args.get("channel"), "permalink":
+                            f"https://fake.slack.com/archives/{args.get('channel')}/"
+                            f"p{ts.replace('.', '')}"}
+                if method == "usergroups.users.list":
+                    return {"ok": True, "users": state.groups.get(args.get("usergroup"), [])}
                 if method == "conversations.join":
                     return {"ok": True, "channel": {"id": state.channel_id(args["channel"])}}
                 if method == "conversations.history":
