@@ -23,8 +23,7 @@ from bot.clock import SYSTEM_CLOCK
 from bot.deliver import Sender
 from bot.slack.blocks import Message
 from bot.slack.notifier import SlackNotifier
-from bot.store import outbox
-from bot.store import SqliteStore
+from bot.store import SqliteStore, outbox
 from tests.support.fake_slack import TOKEN, FakeSlack, Fault
 
 
