@@ -11,6 +11,7 @@ replica's term is still the current one, or raises `FencedError` and commits not
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -208,7 +209,8 @@ class PostgresStore:
             try:
                 yield conn, False
             except BaseException:
-                raw.rollback()
+                with contextlib.suppress(psycopg.Error):  # a lost connection: nothing to undo
+                    raw.rollback()
                 raise
             finally:
                 self._local.conn = None
@@ -240,11 +242,19 @@ class PostgresStore:
 
     @contextmanager
     def reading(self) -> Iterator[Conn]:
-        """A connection for reads of committed state."""
+        """A connection for reads of committed state, each statement on its own (as SQLite
+        reads are): no transaction stays open while the caller works between statements,
+        so the server's idle-in-transaction limit never ends a slow reader."""
         with self._session() as (conn, nested):
-            yield conn
-            if not nested:
-                conn.raw.rollback()
+            if nested:
+                yield conn
+                return
+            conn.raw.autocommit = True
+            try:
+                yield conn
+            finally:
+                if not conn.raw.closed:
+                    conn.raw.autocommit = False
 
     def read(self, sql: str, params: tuple[object, ...] = ()) -> list[Any]:
         with self.reading() as conn:
