@@ -13,11 +13,12 @@ import io
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
 
+from bot.clock import parse_utc
+from bot.feeds.adapter import MAX_SUMMARY, MAX_TITLE, plain_text
 from bot.models import Item
 
 REQUIRED = ("id", "title", "link", "published", "feed")
@@ -28,7 +29,8 @@ class BadLine(ValueError):
 
 
 def to_item(raw: Any) -> Item:
-    """One decoded JSON object to an Item (its `fetched` is its `published` until polled)."""
+    """One decoded JSON object to an Item, its text cleaned as the feed adapter cleans it
+    (its `fetched` is its `published` until polled)."""
     if not isinstance(raw, dict):
         raise BadLine("not a JSON object")
     missing = [k for k in REQUIRED if k not in raw]
@@ -36,16 +38,15 @@ def to_item(raw: Any) -> Item:
         raise BadLine(f"missing field(s) {', '.join(missing)}; an item needs "
                       f"{', '.join(REQUIRED)} (summary and source are optional)")
     try:
-        published = datetime.fromisoformat(str(raw["published"]))
+        published = parse_utc(str(raw["published"]))
     except ValueError as exc:
         raise BadLine(f"bad published time {raw['published']!r}") from exc
-    if published.tzinfo is None:
-        published = published.replace(tzinfo=UTC)
-    published = published.astimezone(UTC)
     feed = str(raw["feed"])
     source = str(raw.get("source") or urlsplit(feed).hostname or feed)
-    return Item(str(raw["id"]), feed, str(raw["title"] or ""), str(raw["link"] or ""),
-                str(raw.get("summary") or ""), published, published, source)
+    # The same clean-up as a fetched feed's entries: archived summaries are feed HTML.
+    return Item(str(raw["id"]), feed, plain_text(str(raw["title"] or ""), MAX_TITLE),
+                str(raw["link"] or ""), plain_text(str(raw.get("summary") or ""), MAX_SUMMARY),
+                published, published, source)
 
 
 @dataclass

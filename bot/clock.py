@@ -46,3 +46,10 @@ class FakeClock:
 
 
 SYSTEM_CLOCK = SystemClock()
+
+
+def parse_utc(text: str) -> datetime:
+    """An ISO 8601 time as aware UTC; a time without a zone is taken as UTC. Raises
+    ValueError for anything else."""
+    when = datetime.fromisoformat(text)
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from bot.clock import parse_utc
 from bot.dedup.engine import StoryEngine
 from bot.dedup.settings import DedupSettings, StoryInput
 
@@ -34,14 +34,12 @@ def parse_item(line: str) -> StoryInput:
     if not all(isinstance(v, str | int) for v in fields) or not isinstance(summary, str):
         raise BadItem("fields must be strings")
     try:
-        published = datetime.fromisoformat(str(raw["published"]))
+        published = parse_utc(str(raw["published"]))
     except ValueError as exc:
         raise BadItem(f"bad published time {raw['published']!r}") from exc
-    if published.tzinfo is None:
-        published = published.replace(tzinfo=UTC)
     return StoryInput(
         id=str(raw["id"]), title=str(raw["title"]), link=str(raw["link"]),
-        source=str(raw["source"]), published=published.astimezone(UTC), summary=summary,
+        source=str(raw["source"]), published=published, summary=summary,
     )
 
 

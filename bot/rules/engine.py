@@ -103,11 +103,16 @@ class _GroupCache:
 
 def expand(entries: Iterable[str], lists: Mapping[str, Sequence[str]],
            _within: tuple[str, ...] = ()) -> list[str]:
-    """Replace `$name` entries by the named term list (lists may name lists); raises KeyError
-    for an unknown name and ValueError for a list that contains itself."""
+    """Replace `$name` entries by the named term list (lists may name lists; `title:$name`
+    scopes its terms to the headline); raises KeyError for an unknown name and ValueError for
+    a list that contains itself."""
     out: list[str] = []
     for entry in entries:
-        if isinstance(entry, str) and entry.startswith("$"):
+        if isinstance(entry, str) and entry.startswith("title:$"):
+            # `title:$list` scopes every term of the list to the headline.
+            out.extend(t if t.startswith("title:") else "title:" + t
+                       for t in expand([entry[len("title:"):]], lists, _within))
+        elif isinstance(entry, str) and entry.startswith("$"):
             name = entry[1:]
             if name in _within:
                 raise ValueError("term list $" + " → $".join((*_within, name)) + " is circular")

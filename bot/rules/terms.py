@@ -2,18 +2,20 @@
 
 A plain term matches only as a whole word or phrase: `H20` does not match `H200`, `chip` does
 not match `chipotle`. Words of a phrase may be separated by spaces or hyphens. A trailing `*`
-makes a prefix (`chip*` matches `chips`, `chipmaker`). `/…/` is a regular expression.
+makes a prefix (`chip*` matches `chips`, `chipmaker`). `/…/` is a regular expression. A leading
+`=` makes a word, phrase or prefix case-sensitive (`=Intel` matches the company, not "intel").
+A leading `title:` makes any term match in the headline only (the text's first line).
 """
 
 from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
 from typing import Literal
 
-from bot.text import fold
+from bot.text import fold, visible
 
 TermKind = Literal["word", "prefix", "regex"]
 
@@ -27,12 +29,23 @@ _WORD_RE = re.compile(r"\w+")
 class Doc:
     """A text prepared for matching: folded once, its words indexed for quick rejection."""
 
-    __slots__ = ("_sorted", "text", "words")
+    __slots__ = ("_sorted", "_title", "cased", "text", "words")
 
     def __init__(self, text: str) -> None:
-        self.text = fold(text)
+        # `cased` keeps the letters' case for `=Term`s; `text` is what every other term sees.
+        self.cased = visible(text)
+        self.text = self.cased.casefold()
         self.words = frozenset(_WORD_RE.findall(self.text))
         self._sorted: list[str] | None = None
+        self._title: Doc | None = None
+
+    @property
+    def title(self) -> Doc:
+        """The headline alone: an item's text is its title, a newline, then its summary."""
+        if self._title is None:
+            head, newline, _ = self.cased.partition("\n")
+            self._title = Doc(head) if newline else self
+        return self._title
 
     def has_prefix(self, prefix: str) -> bool:
         if self._sorted is None:
@@ -56,6 +69,8 @@ class Term:
     prefix: str = ""
     exact: bool = False  # the word checks alone decide (a single word or prefix)
     flags: int = 0
+    cased: bool = False  # `=Term`: the pattern runs on the text with its case kept
+    title: bool = False  # `title:term`: only the headline is searched
 
     @cached_property
     def pattern(self) -> re.Pattern[str]:
@@ -63,17 +78,22 @@ class Term:
         return re.compile(self.source, self.flags)
 
     def search(self, folded_text: str) -> bool:
-        """True when the term occurs in text already passed through `fold`."""
+        """True when the term occurs in text already passed through `fold` (a case-sensitive
+        term needs the case kept: use `found`)."""
         return self.pattern.search(folded_text) is not None
 
     def found(self, doc: Doc) -> bool:
         """True when the term occurs in `doc`; the fast path for rule evaluation."""
+        if self.title:
+            doc = doc.title
         if self.kind == "regex":
             return self.search(doc.text)
         if any(w not in doc.words for w in self.words):
             return False
         if self.prefix and not doc.has_prefix(self.prefix):
             return False
+        if self.cased:
+            return self.pattern.search(doc.cased) is not None
         return self.exact or self.search(doc.text)
 
 
@@ -86,15 +106,27 @@ def compile_term(raw: str) -> Term:
     term = raw.strip()
     if not term:
         raise ValueError("empty term")
+    if term.startswith("title:"):
+        inner = compile_term(term[len("title:"):])
+        if inner.title:
+            return replace(inner, raw=raw)
+        # Not `exact`: a group's one-lookup word check reads the whole text's words.
+        return replace(inner, raw=raw, exact=False, title=True)
     if len(term) >= 2 and term.startswith("/") and term.endswith("/"):
         return Term(raw, "regex", _compile_regex(term[1:-1]).pattern, flags=re.IGNORECASE)
+    cased = term.startswith("=")
+    if cased:
+        term = term[1:].strip()
     prefix = term.endswith("*")
     body = fold(term.rstrip("*").strip())
     if not body:
-        raise ValueError(f"term {raw!r} has no letters before '*'")
+        raise ValueError(f"term {raw!r} has no letters" + (" before '*'" if prefix else ""))
     if "*" in body:
         raise ValueError(f"term {raw!r}: '*' is only allowed at the end (use /regex/ otherwise)")
-    parts = [w for w in re.split(r"[\s\-]+", body) if w]
+    # The pattern of a case-sensitive term keeps the operator's letters; its word checks (on
+    # the folded text's words) still reject most texts before the pattern runs.
+    written = visible(term.rstrip("*").strip()) if cased else body
+    parts = [w for w in re.split(r"[\s\-]+", written) if w]
     core = r"[\s\-]+".join(re.escape(w) for w in parts)
     tail = r"\w*" if prefix else r"(?!\w)"
     source = r"(?<!\w)" + core + tail
@@ -102,8 +134,8 @@ def compile_term(raw: str) -> Term:
     last_is_word = bool(pieces) and body.endswith(pieces[-1])
     stem = pieces[-1] if prefix and last_is_word else ""
     words = tuple(pieces[:-1] if stem else pieces)
-    exact = len(pieces) == 1 and _WORD_RE.fullmatch(body) is not None
-    return Term(raw, "prefix" if prefix else "word", source, words, stem, exact)
+    exact = len(pieces) == 1 and _WORD_RE.fullmatch(body) is not None and not cased
+    return Term(raw, "prefix" if prefix else "word", source, words, stem, exact, cased=cased)
 
 
 def _compile_regex(source: str) -> re.Pattern[str]:

@@ -29,7 +29,7 @@ from bot.pipeline import Fetched, Polled
 from bot.route import RouteMode
 from bot.runtime.parts import Parts
 from bot.slack.blocks import Message
-from bot.slack.notifier import Posted
+from bot.slack.notifier import LocalNotifier, Posted
 from bot.store import items as item_store
 from bot.store import outbox
 
@@ -62,7 +62,7 @@ class Sent:
                 "time": self.at.isoformat(timespec="seconds")}
 
 
-class Recorder:
+class Recorder(LocalNotifier):
     """A Notifier that keeps what would have been posted (outbox key, or the edited ts)."""
 
     paced = True  # stands in for Slack: the sender keeps Slack's pace (on the archive clock)
@@ -80,16 +80,6 @@ class Recorder:
 
     def update(self, channel_id: str, ts: str, message: Message) -> None:
         self.posts.append((channel_id, f"edit:{self._ts_key.get(ts, ts)}"))
-
-    def check(self) -> None:
-        return None
-
-    def find_posted(self, channel: str, key: str, oldest: float,
-                    thread_ts: str | None = None) -> Posted | None:
-        return None
-
-    def join(self, channel: str) -> bool:
-        return True
 
 
 def window_end(when: datetime, every: timedelta) -> datetime:

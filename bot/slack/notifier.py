@@ -224,7 +224,22 @@ class _ShortRateLimitRetry(RateLimitErrorRetryHandler):
         return wait.isdigit() and int(wait) <= INCALL_WAIT_MAX
 
 
-class ConsoleNotifier:
+class LocalNotifier:
+    """A notifier that keeps its messages on this side (a terminal, a recorder): there is
+    no token to check, nothing to look up after a crash and no channel to join."""
+
+    def check(self) -> None:
+        return None
+
+    def find_posted(self, channel: str, key: str, oldest: float,
+                    thread_ts: str | None = None) -> Posted | None:
+        return None
+
+    def join(self, channel: str) -> bool:
+        return True
+
+
+class ConsoleNotifier(LocalNotifier):
     """Prints alerts, one readable block each: the default with no Slack token."""
 
     paced = False  # a terminal has no rate limit
@@ -251,13 +266,3 @@ class ConsoleNotifier:
 
     def update(self, channel_id: str, ts: str, message: Message) -> None:
         return None
-
-    def check(self) -> None:
-        return None
-
-    def find_posted(self, channel: str, key: str, oldest: float,
-                    thread_ts: str | None = None) -> Posted | None:
-        return None
-
-    def join(self, channel: str) -> bool:
-        return True

@@ -107,3 +107,22 @@ def test_missing_archive_is_a_clear_error(tmp_path: Path,
     assert main(["backtest", "--config", str(write_config(tmp_path, [])),
                  str(tmp_path / "none.jsonl")]) == 1
     assert "no archive at" in capsys.readouterr().err
+
+
+def test_archived_html_is_cleaned_as_a_fetched_feed_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Rules see the text, not the markup: a term inside a link's URL does not fire."""
+    archive = tmp_path / "html.jsonl"
+    archive.write_text(json.dumps({
+        "id": "h1", "title": "Markets &amp; more", "link": "https://n.example.com/a",
+        "summary": '<a href="https://n.example.com/entity-list-chips">read</a> '
+                   "<p>Stocks rose.</p>",
+        "published": "2026-01-28T09:00:00+00:00", "feed": "https://n.example.com/rss"}) + "\n")
+    config = write_config(tmp_path, [], rules=[
+        {"id": "entity", "tags": ["x"], "all": [["entity list"], ["chips"]]},
+        {"id": "amp", "tags": ["x"], "all": [["markets & more"]]}],
+        routes=[{"channel": "#c"}])
+    sent = _backtest(capsys, config, str(archive), "--first-only")
+    assert [(m["id"], m["rules"], m["title"]) for m in sent] == [
+        ("h1", ["amp"], "Markets & more")]

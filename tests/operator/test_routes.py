@@ -13,15 +13,14 @@ from bot.config import load_config
 from bot.rules.engine import match
 from tests.conftest import FEEDS, TEST_RULES, slack_env, write_config
 from tests.support.fake_slack import FakeSlack
+from tests.support.util import rss
 
 T0 = datetime(2026, 1, 28, 12, 10, tzinfo=UTC)
 
 
 def _rss(path: Path, title: str) -> str:
-    path.write_text(f"""<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>
-<item><title>{title}</title><link>https://news.example.com/{len(title)}</link>
-<guid>{title}</guid><pubDate>Wed, 28 Jan 2026 12:00:00 GMT</pubDate></item>
-</channel></rss>""")
+    path.write_bytes(rss([{"title": title, "link": f"https://news.example.com/{len(title)}",
+                           "guid": title, "date": "Wed, 28 Jan 2026 12:00:00 GMT"}]))
     return str(path)
 
 

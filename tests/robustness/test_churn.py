@@ -21,8 +21,7 @@ from bot.slack.notifier import ConsoleNotifier
 from bot.store import SqliteStore, outbox
 from tests.conftest import write_config
 from tests.support.feed_server import FeedServer
-from tests.support.hostile_server import rss
-from tests.support.util import poll
+from tests.support.util import poll, rss
 
 N = 12
 

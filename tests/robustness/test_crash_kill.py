@@ -28,7 +28,7 @@ from tests.conftest import REPO, TEST_RULES, slack_env, write_config
 from tests.robustness.conftest import FIGURES
 from tests.support.fake_slack import FakeSlack, Fault
 from tests.support.feed_server import FeedServer
-from tests.support.hostile_server import rss
+from tests.support.util import rss
 
 SEED = 20260128
 KILLS = 22

@@ -25,7 +25,7 @@ from bot.store import SqliteStore, outbox
 from tests.conftest import TOKEN, write_config
 from tests.support.fake_slack import FakeSlack, validate_blocks
 from tests.support.feed_server import FeedServer
-from tests.support.hostile_server import rss
+from tests.support.util import rss
 
 PINGS = ["<!channel>", "<!here>", "<!everyone>", "<@U123>", "<#C999>", "<!subteam^S1>"]
 DISGUISE = "<http://evil.example|Reuters>"

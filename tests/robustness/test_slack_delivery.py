@@ -28,8 +28,7 @@ from bot.store import SqliteStore, outbox
 from tests.conftest import TOKEN, run_cli, slack_env, write_config
 from tests.support.fake_slack import FakeSlack, Fault
 from tests.support.feed_server import FeedServer
-from tests.support.hostile_server import rss
-from tests.support.util import poll
+from tests.support.util import poll, rss
 
 
 def _sender(tmp_path: Path, slack: FakeSlack, interval: float = 0.0,

@@ -8,6 +8,7 @@ import pytest
 
 from bot.models import Severity
 from bot.rules import compile_rule, compile_term, evaluate, fold, match
+from bot.rules.terms import Doc
 
 
 @pytest.mark.parametrize(
@@ -38,7 +39,67 @@ def test_term_matching(term: str, text: str, hit: bool) -> None:
     assert compile_term(term).search(fold(text)) is hit
 
 
-@pytest.mark.parametrize("bad", ["", "  ", "*", "ch*ip", "/(a+)+$/", "/[unclosed/"])
+@pytest.mark.parametrize(
+    ("term", "text", "hit"),
+    [
+        ("=Intel", "Intel to cut 15% of workforce", True),
+        ("=Intel", "BIS revokes Intel's licence", True),
+        ("=Intel", "Senators on intel panel demand documents", False),
+        ("=Intel", "INTEL SHARES FALL", False),
+        ("=Intel", "Intelsat launches satellite", False),
+        ("=NAND", "NAND flash prices rise", True),
+        ("=NAND", "Lisa Nandy says", False),
+        ("=NAND", "the shadow secretary, Lisa Nand", False),
+        ("=Chip Roy", "Rep. Chip Roy blasts bill", True),
+        ("=Chip Roy", "chip royalties", False),
+        ("=Micro*", "Microchip Technology and Micron", True),
+        ("=Micro*", "microchips in vaccines", False),
+        ("= Intel", "Intel Corp", True),
+    ],
+)
+def test_case_sensitive_terms(term: str, text: str, hit: bool) -> None:
+    t = compile_term(term)
+    assert t.cased and t.found(Doc(text)) is hit
+
+
+def test_case_sensitive_term_in_a_rule() -> None:
+    rules = [compile_rule("intel", tags=[], severity=Severity.LOW,
+                          all_groups=[["=Intel", "AMD"], ["export*"]])]
+    assert match(rules, "US curbs Intel exports to China") is not None
+    assert match(rules, "intel exports: what the spies say") is None
+
+
+@pytest.mark.parametrize(
+    ("term", "text", "hit"),
+    [
+        ("title:ban*", "US bans chip exports\nThe rule takes effect today", True),
+        ("title:ban*", "Chipmakers report earnings\nDespite the US ban on exports", False),
+        ("title:ban*", "US bans chip exports", True),  # no summary: the text is the title
+        ("title:=Intel", "Intel halts shipments\nintel says", True),
+        ("title:=Intel", "intel panel meets\nIntel says", False),
+        ("title:/h\\d{3}/", "Nvidia H100 sales\nmore", True),
+        ("title:/h\\d{3}/", "Nvidia sales\nH100 more", False),
+        ("title:title:ban", "ban\nx", True),
+    ],
+)
+def test_title_scoped_terms(term: str, text: str, hit: bool) -> None:
+    t = compile_term(term)
+    assert t.title and t.found(Doc(text)) is hit
+
+
+def test_title_scoped_list_in_a_rule() -> None:
+    rules = [compile_rule("r", tags=[], severity=Severity.LOW,
+                          all_groups=["$chip", "title:$act"],
+                          lists={"chip": ["chip*"], "act": ["curb*", "export ban"]})]
+    assert match(rules, "New export ban\non advanced chips to China") is not None
+    assert match(rules, "Chipmaker profits rise\ndespite curbs on sales to China") is None
+    ev = evaluate(rules, "Chipmaker profits rise\ndespite curbs")[0]
+    assert ev.all_hits == ("chip*", None)
+
+
+@pytest.mark.parametrize(
+    "bad", ["", "  ", "*", "ch*ip", "/(a+)+$/", "/[unclosed/", "=", "=*", "title:", "title:ch*ip"]
+)
 def test_bad_terms_are_rejected(bad: str) -> None:
     with pytest.raises(ValueError):
         compile_term(bad)

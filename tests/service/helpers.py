@@ -6,7 +6,6 @@ import io
 import socket
 import urllib.error
 import urllib.request
-from datetime import datetime
 from pathlib import Path
 
 from bot.app import App, make_notifier
@@ -16,14 +15,8 @@ from bot.config.live import LiveConfig
 from bot.feeds.fetch import HttpFetcher
 from bot.slack.notifier import ConsoleNotifier
 from bot.store import SqliteStore
-from tests.support.util import rss as support_rss
 
 H200 = "China approves imports of Nvidia H200 chips"
-
-
-def rss(items: list[tuple[str, datetime | None]]) -> bytes:
-    """An RSS document with these (title, published) items, guid = title."""
-    return support_rss((title, None, when) for title, when in items)
 
 
 def build_app(config_path: Path, clock: Clock, env: dict[str, str] | None = None) -> App:

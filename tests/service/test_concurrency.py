@@ -15,8 +15,9 @@ from bot.models import FeedSpec
 from bot.poller import HostSlots, is_due
 from bot.store.feeds import FeedState
 from tests.conftest import write_config
-from tests.service.helpers import build_app, rss
+from tests.service.helpers import build_app
 from tests.support.feed_server import FeedServer
+from tests.support.util import rss
 
 LATENCY = 0.25
 FEEDS = 40
@@ -45,7 +46,7 @@ def test_many_slow_feeds_poll_concurrently_then_304(tmp_path: Path) -> None:
         counter = InFlight()
         feeds = []
         for i in range(FEEDS):
-            url = server.serve(f"/f{i}.rss", rss([(f"Story {i}", None)]),
+            url = server.serve(f"/f{i}.rss", rss([f"Story {i}"]),
                                behaviour=counter.enter)
             feeds.append({"name": f"f{i}", "url": url})
         config = write_config(tmp_path, feeds, fetch={"concurrency": 16, "per_host": 8})

@@ -11,10 +11,10 @@ import pytest
 from bot.app import App
 from bot.clock import FakeClock
 from tests.conftest import slack_env, write_config
-from tests.service.helpers import build_app, rss
+from tests.service.helpers import build_app
 from tests.support.fake_slack import FakeSlack
 from tests.support.feed_server import FeedServer
-from tests.support.util import poll
+from tests.support.util import Entry, poll, rss
 
 
 def _ops(slack: FakeSlack) -> list[str]:
@@ -35,7 +35,7 @@ def clock() -> FakeClock:
 def test_failing_feed_gets_one_notice_and_one_recovery(
     tmp_path: Path, feed_server: FeedServer, fake_slack: FakeSlack, clock: FakeClock
 ) -> None:
-    url = feed_server.serve("/f.rss", rss([("Quiet news", clock.now())]))
+    url = feed_server.serve("/f.rss", rss([("Quiet news", None, clock.now())]))
     config = write_config(tmp_path, [{"name": "wire", "url": url}], ops_channel="#ops",
                           feed_health={"failing_after": "30m"})
     app = build_app(config, clock, slack_env(fake_slack))
@@ -78,7 +78,8 @@ def test_silent_feed_is_noticed_against_its_own_cadence(
     tmp_path: Path, feed_server: FeedServer, fake_slack: FakeSlack, clock: FakeClock
 ) -> None:
     start = clock.now()
-    hourly = [(f"Hourly bulletin {i}", start - timedelta(hours=i)) for i in range(12)]
+    hourly: list[Entry] = [(f"Hourly bulletin {i}", None, start - timedelta(hours=i))
+                          for i in range(12)]
     url = feed_server.serve("/hourly.rss", rss(hourly))
     config = write_config(tmp_path, [{"name": "hourly", "url": url}], ops_channel="#ops",
                           feed_health={"silent_factor": 4, "silent_min": "2h"})
@@ -99,7 +100,8 @@ def test_silent_feed_is_noticed_against_its_own_cadence(
             _poll(app, "hourly")
         assert len(_ops(fake_slack)) == 1
 
-        feed_server.serve("/hourly.rss", rss([("Hourly bulletin back", clock.now()), *hourly]))
+        back: Entry = ("Hourly bulletin back", None, clock.now())
+        feed_server.serve("/hourly.rss", rss([back, *hourly]))
         clock.advance(timedelta(minutes=1))
         _poll(app, "hourly")
         assert len(_ops(fake_slack)) == 2 and "hourly recovered" in _ops(fake_slack)[1]

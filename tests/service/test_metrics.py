@@ -15,10 +15,10 @@ import pytest
 from bot.clock import FakeClock
 from bot.runtime.loop import serve_metrics
 from tests.conftest import REPO, slack_env, write_config
-from tests.service.helpers import H200, build_app, free_port, get, rss
+from tests.service.helpers import H200, build_app, free_port, get
 from tests.support.fake_slack import FakeSlack
 from tests.support.feed_server import FeedServer
-from tests.support.util import wait_for
+from tests.support.util import rss, wait_for
 
 
 def _value(text: str, name: str, **labels: str) -> float | None:
@@ -36,7 +36,7 @@ def _value(text: str, name: str, **labels: str) -> float | None:
 def test_metrics_and_healthz_of_a_running_bot(
     tmp_path: Path, feed_server: FeedServer, fake_slack: FakeSlack
 ) -> None:
-    good = feed_server.serve("/good.rss", rss([(H200, None)]))
+    good = feed_server.serve("/good.rss", rss([H200]))
     bad = feed_server.serve("/bad.rss", b"oops", status=500)
     port = free_port()
     config = write_config(tmp_path, [{"name": "good", "url": good, "interval": "1s"},

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli, slack_env, write_config
-from tests.service.helpers import H200, rss
+from tests.service.helpers import H200
 from tests.support.fake_slack import FakeSlack, Fault
 from tests.support.feed_server import FeedServer
+from tests.support.util import rss
 
 pytestmark = pytest.mark.slow  # subprocess runs of `run --once` and `status`
 
@@ -25,7 +26,7 @@ def _digest(path: Path) -> str:
 def test_status_table_and_json_after_a_run(
     tmp_path: Path, feed_server: FeedServer, fake_slack: FakeSlack
 ) -> None:
-    good = feed_server.serve("/good.rss", rss([(H200, None), (ENTITY, None)]))
+    good = feed_server.serve("/good.rss", rss([H200, ENTITY]))
     bad = feed_server.serve("/bad.rss", b"down", status=503)
     config = write_config(tmp_path, [{"name": "good", "url": good},
                                      {"name": "bad", "url": bad},

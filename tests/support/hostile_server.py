@@ -20,20 +20,6 @@ HOLD = 30.0  # how long a trickling answer keeps going if nobody hangs up
 Behaviour = Callable[[BaseHTTPRequestHandler], bool]
 
 
-def rss(items: list[dict[str, str]], title: str = "Hostile test feed") -> bytes:
-    """A small valid RSS 2.0 document; each item dict has title, link, guid, date, summary."""
-    parts = [f'<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0"><channel>'
-             f"<title>{title}</title><link>https://example.com/</link>"]
-    for it in items:
-        parts.append(
-            f"<item><title>{it['title']}</title><link>{it['link']}</link>"
-            f"<guid isPermaLink=\"false\">{it.get('guid', it['link'])}</guid>"
-            f"<pubDate>{it.get('date', 'Wed, 28 Jan 2026 09:00:00 GMT')}</pubDate>"
-            f"<description>{it.get('summary', '')}</description></item>")
-    parts.append("</channel></rss>")
-    return "\n".join(parts).encode()
-
-
 @cache
 def gzip_bomb(size: int = 1 << 30) -> bytes:
     """`size` zero bytes, gzipped (1 GiB → about 1 MB on the wire)."""

@@ -10,23 +10,34 @@ from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
-Entry = str | tuple[str, str | None, datetime | None]
+FOUNDING_DAY = "Wed, 28 Jan 2026 09:00:00 GMT"
+Entry = str | tuple[str, str | None, datetime | None] | dict[str, str]
 
 
-def rss(entries: Iterable[Entry]) -> bytes:
-    """An RSS 2.0 document; an entry is a title or (title, link, published). The guid is the
-    link when there is one, else the title."""
+def rss(entries: Iterable[Entry], title: str = "t") -> bytes:
+    """The tests' one RSS 2.0 builder. An entry is a title; or (title, link, published); or
+    a dict with `title` and optional `link`, `guid`, `date` (an RFC 822 string; by default
+    the founding day, so an item's age never depends on when the test runs) and `summary`.
+    The guid is the link when there is one, else the title."""
     parts = []
     for entry in entries:
-        title, link, when = (entry, None, None) if isinstance(entry, str) else entry
+        if isinstance(entry, dict):
+            head, link = entry["title"], entry.get("link")
+            guid, date = entry.get("guid", link or head), entry.get("date", FOUNDING_DAY)
+            summary = entry.get("summary")
+        else:
+            head, link, when = (entry, None, None) if isinstance(entry, str) else entry
+            guid, summary = link or head, None
+            date = format_datetime(when, usegmt=True) if when else None
         parts.append(
-            f"<item><title>{title}</title>"
+            f"<item><title>{head}</title>"
             + (f"<link>{link}</link>" if link else "")
-            + f"<guid>{link or title}</guid>"
-            + (f"<pubDate>{format_datetime(when, usegmt=True)}</pubDate>" if when else "")
+            + f'<guid isPermaLink="false">{guid}</guid>'
+            + (f"<pubDate>{date}</pubDate>" if date else "")
+            + (f"<description>{summary}</description>" if summary is not None else "")
             + "</item>")
-    return ('<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
-            + "".join(parts) + "</channel></rss>").encode()
+    return (f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
+            f"<title>{title}</title>" + "".join(parts) + "</channel></rss>").encode()
 
 
 def wait_for(pred: Callable[[], Any], timeout: float = 30.0, every: float = 0.1) -> bool:
