@@ -198,13 +198,23 @@ class PostgresStore:
         self.fence = fence
 
     @contextmanager
+    def _checkout(self) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection; no connection to be had (the server is gone, the pool is
+        exhausted for its timeout) is a `StoreError`."""
+        try:
+            with self.pool.connection() as raw:
+                yield raw
+        except psycopg.OperationalError as exc:  # PoolTimeout is one
+            raise _lost(exc) from exc
+
+    @contextmanager
     def _session(self) -> Iterator[tuple[PgConn, bool]]:
         """This thread's connection: the one in use (nested), else one from the pool."""
         current: PgConn | None = getattr(self._local, "conn", None)
         if current is not None:
             yield current, True
             return
-        with self.pool.connection() as raw:
+        with self._checkout() as raw:
             conn = self._local.conn = PgConn(raw)
             try:
                 yield conn, False
@@ -249,12 +259,13 @@ class PostgresStore:
             if nested:
                 yield conn
                 return
-            conn.raw.autocommit = True
             try:
+                conn.raw.autocommit = True
                 yield conn
             finally:
                 if not conn.raw.closed:
-                    conn.raw.autocommit = False
+                    with contextlib.suppress(psycopg.Error):
+                        conn.raw.autocommit = False
 
     def read(self, sql: str, params: tuple[object, ...] = ()) -> list[Any]:
         with self.reading() as conn:
