@@ -79,7 +79,8 @@ def _row_class(names: tuple[str, ...]) -> type[tuple[Any, ...]]:
     return Row
 
 
-def _rows(cursor: Any) -> Callable[[Sequence[Any]], Any]:
+def row_factory(cursor: Any) -> Callable[[Sequence[Any]], Any]:
+    """psycopg's row factory for our rows: a tuple also indexed by column name."""
     desc = cursor.description
     if desc is None:
         return tuple
@@ -142,7 +143,7 @@ class PostgresStore:
 
         pool: ConnectionPool[Any] = ConnectionPool(
             url, min_size=1, max_size=max_size, open=False, configure=configure,
-            check=ConnectionPool.check_connection, kwargs={"row_factory": _rows},
+            check=ConnectionPool.check_connection, kwargs={"row_factory": row_factory},
             name="chipwatch", reconnect_timeout=60.0)
         try:
             pool.open(wait=True, timeout=10.0)

@@ -34,11 +34,12 @@ def read_only(url: str | None, path: Path) -> Iterator[tuple[Conn, str]]:
         return
     import psycopg
 
-    from bot.store.postgres import PgConn, _rows, redact_url
+    from bot.store.postgres import PgConn, redact_url, row_factory
 
     where = redact_url(url)
     try:
-        raw: psycopg.Connection[Any] = psycopg.connect(url, row_factory=_rows, connect_timeout=10)
+        raw: psycopg.Connection[Any] = psycopg.connect(url, row_factory=row_factory,
+                                                       connect_timeout=10)
     except psycopg.Error as exc:
         raise StoreError(f"cannot read database {where}: {exc}") from None
     try:
