@@ -18,7 +18,8 @@ COPY --from=build /opt/chipwatch /opt/chipwatch
 COPY config /app/config
 WORKDIR /app
 USER 10001:10001
-# State lives in /app/state (config default `state/chipwatch.db`, relative to /app).
+# State lives in /app/state: the default config says `../state/chipwatch.db`, relative to
+# the config file in /app/config (a relative state.path is taken from the config's folder).
 # Mount your own config over /app/config read-only; the token comes from the environment.
 ENV PATH=/opt/chipwatch/bin:$PATH \
     CHIPWATCH_CONFIG=/app/config/chipwatch.yaml \

@@ -106,6 +106,7 @@ class App:
                              self.metrics)
         self.sender.may_send = self.leader.may_act
         self.poller.on_alert = self.wake.set
+        self.poller.stop = self.stop
         self.heartbeat = Heartbeat(settings.heartbeat_path, self.clock)
         self.escalator = Escalator(self.db, self.live, self.clock, self.web)
         self.interactions: Interactions | None = None
@@ -136,15 +137,16 @@ class App:
         leader: Leader = SoloLeader(name)
         if url is not None and not dry_run:
             leader = LeaseLeader(url, name, settings.failover, clock)
+        stop = threading.Event()  # one event: it stops the loop and cancels fetches in flight
         fetcher = HttpFetcher(clock, settings.fetch.limits,
-                              max_connections=settings.fetch.concurrency)
+                              max_connections=settings.fetch.concurrency, stop=stop)
         stories = make_stories(settings.dedup, db)
         web = make_web(config, env, dry_run)
         app_token = env.get("SLACK_APP_TOKEN", "").strip() or None
         if app_token and web is None and not dry_run:
             log.warning("socket_mode_disabled reason=no_SLACK_BOT_TOKEN")
         return cls(LiveConfig(config), db, fetcher, make_notifier(config, env, dry_run), clock,
-                   stories, web=web, app_token=app_token, leader=leader)
+                   stories, web=web, app_token=app_token, stop=stop, leader=leader)
 
     @classmethod
     def for_backtest(cls, config: Config, clock: Clock, notifier: Notifier) -> App:

@@ -63,6 +63,25 @@ def period_end(route: Route, now: datetime) -> datetime:
     return anchor + ((now - anchor) // period) * period
 
 
+def next_send(route: Route, now: datetime) -> datetime:
+    """When the period open at `now` closes (its digest is queued at the next tick after)."""
+    # The period after the latest closed one; stepping back from a little more than a period
+    # ahead copes with 23- and 25-hour days.
+    end = period_end(route, now + (route.every or _DAY) + timedelta(hours=2))
+    while (earlier := period_end(route, end - timedelta(microseconds=1))) > now:
+        end = earlier
+    return end
+
+
+def digest_schedule(routes: Sequence[Route]) -> dict[str, Route]:
+    """Each digested channel's route (the first digest route naming it)."""
+    schedule: dict[str, Route] = {}
+    for r in routes:
+        if r.mode == RouteMode.DIGEST:
+            schedule.setdefault(r.channel, r)
+    return schedule
+
+
 def digest_message(channel: str, start: datetime, end: datetime, tz: str,
                    entries: Sequence[Any]) -> Message:
     """One message listing a period's alerts for a channel, grouped by story."""
@@ -108,11 +127,8 @@ def _story_line(rows: Sequence[Any]) -> str:
 
 def flush(db: Store, routes: Sequence[Route], now: datetime) -> int:
     """Queue a digest for every channel whose period has closed; returns how many."""
-    schedule: dict[str, Route] = {}
+    schedule = digest_schedule(routes)
     rt: Route | None
-    for r in routes:
-        if r.mode == RouteMode.DIGEST:
-            schedule.setdefault(r.channel, r)
     queued = 0
     with db.tx() as conn:
         for channel in digests.waiting_channels(conn):

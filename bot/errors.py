@@ -7,6 +7,7 @@
     │   └── PermanentDeliveryError   retrying will not help (channel_not_found, invalid_blocks…)
     │       └── CredentialsError     the token itself is refused: all sending stops
     └── StoreError           the state database is unusable
+        └── StateInUse       another `chipwatch run` holds the state (names its pid)
 
 Messages never carry the Slack token: `redact` scrubs anything token-shaped.
 """
@@ -93,3 +94,8 @@ class CredentialsError(PermanentDeliveryError):
 
 class StoreError(ChipwatchError):
     """The state database cannot be opened or migrated."""
+
+
+class StateInUse(StoreError):
+    """Another running bot holds the state: two bots on one state would send every alert
+    twice, so the second refuses to start."""

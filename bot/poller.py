@@ -47,6 +47,7 @@ from bot.store.feeds import FeedState
 log = logging.getLogger("chipwatch.poll")
 BATCH_MAX = 200
 BATCH_WINDOW = 0.05  # seconds a batch waits for company after its first feed
+STOP_CHECK = 0.2  # seconds between looks at the stop event while waiting for fetches
 
 
 def take_batch(q: queue.SimpleQueue[Fetched], most: int, clock: Clock,
@@ -117,6 +118,9 @@ class Poller:
         self.slots = HostSlots(fetch.per_host)
         self.parsers = ParsePool(fetch.parse_workers)
         self.on_alert: Callable[[], None] = lambda: None
+        # Set on SIGTERM/SIGINT: no new fetch starts, and a fetch the stop cut short is
+        # dropped unrecorded (the feed is polled again next time, not counted as failing).
+        self.stop = threading.Event()
         self.buttons = False  # parent alerts get interactive buttons (Socket Mode is on)
 
     @property
@@ -130,10 +134,17 @@ class Poller:
 
     def fetch_if_due(self, feed: FeedSpec) -> Fetched | None:
         """The scheduler's half of a poll: fetch one feed if it is due (None if not)."""
+        if self.stop.is_set():
+            return None
         state = self.state(feed)
         if state.gone or not is_due(feed, state, self.clock.now()):
             return None
-        return self.fetch(feed, state)
+        fetched = self.fetch(feed, state)
+        return None if self.cut_short(fetched) else fetched
+
+    def cut_short(self, fetched: Fetched) -> bool:
+        """Whether a stop cut this fetch short: it failed while the bot was stopping."""
+        return self.stop.is_set() and fetched.result.outcome is Outcome.ERROR
 
     def fetch(self, feed: FeedSpec, state: FeedState) -> Fetched:
         """Fetch one feed within its host's limit; never raises."""
@@ -246,16 +257,25 @@ class Poller:
         workers = max(1, min(self.config.settings.fetch.concurrency, len(todo)))
 
         def fetch(feed: FeedSpec, state: FeedState) -> None:
-            done.put(self.fetch(feed, state))
+            if not self.stop.is_set():
+                done.put(self.fetch(feed, state))
 
         with ThreadPoolExecutor(workers, thread_name_prefix="fetch") as pool:
             for feed, state in todo:
                 pool.submit(fetch, feed, state)
             left = len(todo)
-            while left:
-                batch = take_batch(done, min(left, BATCH_MAX), self.clock)
+            # A stop ends the cycle between batches: what is fetched but not yet recorded is
+            # dropped (its validators did not move, so the next run fetches it again).
+            while left and not self.stop.is_set():
+                batch = take_batch(done, min(left, BATCH_MAX), self.clock, first_wait=STOP_CHECK)
                 left -= len(batch)
-                reports.extend(self.process(batch))
+                batch = [f for f in batch if not self.cut_short(f)]
+                if batch:
+                    reports.extend(self.process(batch))
+        if self.stop.is_set():
+            log.info("poll_cycle_stopped feeds_recorded=%d feeds_left=%d", len(reports),
+                     len(todo) - len(reports))
+            return reports
         log.info("poll_cycle_done feeds=%d new=%d alerts=%d failed=%d seconds=%.2f",
                  len(reports), sum(r.new for r in reports), sum(r.alerts for r in reports),
                  sum(1 for r in reports if r.error), self.clock.monotonic() - started)

@@ -83,7 +83,8 @@ def test_slack_down_keeps_alerts_for_the_next_run(
     config = write_config(tmp_path, [{"name": "chip", "url": url}], database=backend)
     fake_slack.state.sticky.append(Fault(status=503, error="service_unavailable"))
     down = run_cli("run", "--once", "--config", str(config), env=slack_env(fake_slack))
-    assert down.returncode == 0, down.stderr
+    assert down.returncode == 1, down.stderr  # rows remain undelivered: the operator is told
+    assert "undelivered=6" in down.stderr
     assert "slack_retry" in down.stderr and not fake_slack.state.messages
     fake_slack.state.sticky.clear()
     # The next run (a restart is a retry point) delivers everything, exactly once.

@@ -8,6 +8,7 @@ from typing import Any
 from bot.config import Config, load_config, resolve_path
 
 EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 
 
 def add_global_options(p: argparse.ArgumentParser, *, defaults: bool = True) -> None:

@@ -41,7 +41,7 @@ def feedback(args: argparse.Namespace) -> int:
     config = load(args, lint=False)
     url = database_url(config.settings.state_url, os.environ)
     try:
-        with read_only(url, config.settings.state_path) as (conn, _):
+        with read_only(url, config.settings.state_path) as (conn, _, _):
             if "feedback" not in tables(conn):
                 print("no feedback yet (the state predates Slack actions)", file=sys.stderr)
                 return EXIT_OK

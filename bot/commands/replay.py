@@ -183,7 +183,7 @@ def replay(args: argparse.Namespace) -> int:
         return EXIT_FAIL
     since = SYSTEM_CLOCK.now() - window
     try:
-        with read_only(url, state) as (conn, _):
+        with read_only(url, state) as (conn, _, _):
             stories = replay_items(config, rules_config, conn, since)
     except StoreError as exc:
         print(exc)

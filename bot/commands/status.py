@@ -1,7 +1,11 @@
-"""`chipwatch status`: feeds, outbox and stories from the state file, opened read-only.
+"""`chipwatch status`: feeds, outbox, stories (and, on PostgreSQL, who leads) from the
+state, opened read-only.
 
-Safe to run beside a running bot: the state file is opened with `mode=ro`, so status never
-writes, migrates or locks it for writing. `--json` prints the same facts for scripts.
+Safe to run beside a running bot: the state file is opened with `mode=ro` (PostgreSQL: a
+read-only session), so status never writes, migrates or locks it for writing. Where even
+that fails (a read-only directory or file, so SQLite cannot make its shared-memory file
+beside it) it reads the file as `immutable`, a snapshot, and says so. `--json` prints the
+same facts for scripts.
 """
 
 from __future__ import annotations
@@ -12,11 +16,12 @@ import os
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot import digest
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.commands.common import EXIT_FAIL, EXIT_OK, add_command, load
 from bot.config import Config
 from bot.errors import StoreError
-from bot.store import database_url, outbox
+from bot.store import database_url, digests, outbox
 from bot.store import feeds as feed_store
 from bot.store import notices as notice_store
 from bot.store import stories as story_store
@@ -45,6 +50,7 @@ def _feeds(conn: Conn, config: Config, now: datetime, names: set[str]) -> list[d
             "feed": name, "configured": name in configured,
             "last_success": r.get("last_success"), "last_attempt": r.get("last_attempt"),
             "last_status": r.get("last_status"), "last_error": r.get("last_error"),
+            "ok": bool(r) and not r.get("last_error"),
             "items": r.get("items_total", 0), "errors": r.get("errors", 0),
             "next_due": due, "failing_since": r.get("failing_since"),
             "backing_off": bool(r.get("errors")), "gone": bool(r.get("gone")),
@@ -62,7 +68,24 @@ def _outbox(conn: Conn) -> dict[str, Any]:
             "dead_rows": outbox.dead_rows(conn, DEAD_SHOWN)}
 
 
-def _replicas(conn: Conn) -> dict[str, Any] | None:
+def _digests(conn: Conn, config: Config, now: datetime,
+             names: set[str]) -> list[dict[str, Any]]:
+    """Per digested channel: alerts waiting for its next digest, and when that goes."""
+    schedule = digest.digest_schedule(config.routes)
+    waiting = digests.waiting_counts(conn) if "digest_entries" in names else {}
+    out = []
+    for channel in [*schedule, *sorted(set(waiting) - set(schedule))]:
+        count, oldest = waiting.get(channel, (0, None))
+        route = schedule.get(channel)
+        # A channel no longer digested gets what it holds at the next tick.
+        send = digest.next_send(route, now) if route else now
+        out.append({"channel": channel, "queued": count, "oldest": oldest,
+                    "next_send": send.isoformat(timespec="seconds"),
+                    "configured": route is not None})
+    return out
+
+
+def _replicas(conn: Conn) -> dict[str, Any]:
     """Who leads and every replica heard from lately (PostgreSQL only)."""
     from bot.store import lease
 
@@ -77,17 +100,28 @@ def _replicas(conn: Conn) -> dict[str, Any] | None:
 
 def gather(config: Config, now: datetime, url: str | None = None) -> dict[str, Any]:
     """Everything `status` shows, as plain data; raises StoreError if unreadable."""
-    with read_only(url, config.settings.state_path) as (conn, where):
+    with read_only(url, config.settings.state_path) as (conn, where, snapshot):
         names = tables(conn)
         if "feeds" not in names:
             raise StoreError(f"no chipwatch tables in {where} (has the bot run yet?)")
         dedup = config.settings.dedup
         window = dedup.window if dedup else config.raw.dedup.window
         return {"now": now.isoformat(timespec="seconds"), "state": where,
+                "snapshot": snapshot,
                 "feeds": _feeds(conn, config, now, names), "outbox": _outbox(conn),
+                "digests": _digests(conn, config, now, names),
                 "stories": story_store.counts(conn, window) if "story_stories" in names
                 else {"open": 0, "total": 0},
                 "ha": _replicas(conn) if url is not None else None}
+
+
+def _shown_status(f: dict[str, Any]) -> str:
+    """The STATUS cell: the HTTP status, but `error` when the answer came (200, a file) and
+    its body was no good (garbage, truncated), so a failing feed never reads `ok`/`200`."""
+    status = f["last_status"] or "never"
+    if f["last_error"] and (status in ("ok", "not_modified") or status.startswith("2")):
+        return "error"
+    return str(status)
 
 
 def ago(value: str | None, now: datetime) -> str:
@@ -107,17 +141,23 @@ def render(data: dict[str, Any], now: datetime) -> str:
     rows = [head]
     for f in data["feeds"]:
         backoff = "gone" if f["gone"] else ("yes" if f["backing_off"] else "no")
-        rows.append((f["feed"], ago(f["last_success"], now), f["last_status"] or "never",
+        rows.append((f["feed"], ago(f["last_success"], now), _shown_status(f),
                      str(f["items"]), str(f["errors"]), ago(f["next_due"], now), backoff,
                      ",".join(f["notices"]) or "-"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-    lines = [f"state: {data['state']} (read only)", ""]
+    how = "read only; the directory is not writable, so a snapshot without the newest writes" \
+        if data["snapshot"] else "read only"
+    lines = [f"state: {data['state']} ({how})", ""]
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
               for r in rows]
     ob = data["outbox"]
     lines += ["", f"outbox: pending={ob['pending']} inflight={ob['inflight']} sent={ob['sent']} "
               f"dead={ob['dead']} oldest_pending={ago(ob['oldest_pending'], now)}"]
     lines += [f"  dead {d['channel']} {d['key']}: {d['error']}" for d in ob["dead_rows"]]
+    for d in data["digests"]:
+        lines.append(f"digest {d['channel']}: queued={d['queued']} next_send="
+                     f"{ago(d['next_send'], now) if d['queued'] else '-'}"
+                     + ("" if d["configured"] else " (no longer a digest route)"))
     st = data["stories"]
     lines.append(f"stories: open={st['open']} total={st['total']}")
     ha = data.get("ha")
@@ -127,6 +167,7 @@ def render(data: dict[str, Any], now: datetime) -> str:
                   for r in ha["replicas"]]
     failing = [f["feed"] for f in data["feeds"] if f["backing_off"] or f["gone"]]
     lines.append(f"feeds: {len(data['feeds'])} total, {len(failing)} failing")
+    lines += [f"  {f['feed']}: {f['last_error']}" for f in data["feeds"] if f["last_error"]]
     return "\n".join(lines)
 
 

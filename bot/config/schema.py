@@ -175,6 +175,11 @@ class DedupConfig(_Strict):
     follow_tags: list[str] = []
     follow_window: Duration = timedelta(days=30)
     follow_threshold: float = Field(0.1, gt=0, le=1)
+    # A story's identity: its reports (not follow-ups) within `founding` of its first; a new
+    # report is compared with them, not with later members. A report joins only a story
+    # started within `lifespan`. null: off (the whole story; no limit).
+    founding: Duration | None = None
+    lifespan: Duration | None = None
 
 
 class MetricsConfig(_Strict):

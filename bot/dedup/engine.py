@@ -87,7 +87,8 @@ class StoryEngine:
             story_id = member.item_id
             if story_id in self._stories:
                 story_id = f"{story_id}~{member.seq}"
-            story = Story(story_id, item.published, item.published, s.members_kept)
+            story = Story(story_id, item.published, item.published, s.members_kept,
+                          s.founding)
             self._stories[story_id] = story
         else:
             story = chosen
@@ -102,8 +103,10 @@ class StoryEngine:
     def _choose(self, member: Member) -> tuple[Story | None, list[Story]]:
         """The story to join (None: start one) and stories to merge into it afterwards.
 
-        A follow-up may join any story still kept (`follow_window`) at `follow_threshold`;
-        any other item sees only stories active within `window`, at `join_threshold`.
+        A follow-up may join any story still kept (`follow_window`) at `follow_threshold`,
+        scored against the whole story, and merges nothing (it names no decision). Any other
+        item sees only stories active within `window` and started within `lifespan`, scored
+        against their founding reports (`founding`), at `join_threshold`.
         """
         exact = self._by_url.get(member.url_key) or self._by_title.get(member.title_key)
         if exact is not None and (member.url_key or member.title_key):
@@ -118,19 +121,17 @@ class StoryEngine:
             active = self._now - s.window
             shortlist = [st for st in shortlist
                          if st.last_report is not None and st.last_report >= active]
+        if not follow and s.lifespan is not None and self._now is not None:
+            born = self._now - s.lifespan
+            shortlist = [st for st in shortlist if st.first_seen >= born]
         if not shortlist:
             return None, []
         near = self._near_duplicate(member.title_key, shortlist)
         if near is not None:
             return near, []
         fnorm = norm(member.features)
-        a = s.centroid_share
         scored = sorted(
-            (
-                (a * centroid_cosine(member.features, fnorm, st)
-                 + (1 - a) * best_member(member.features, st), st)
-                for st in shortlist
-            ),
+            ((self._score(member, fnorm, st), st) for st in shortlist),
             key=lambda pair: pair[0],
             reverse=True,
         )
@@ -138,8 +139,20 @@ class StoryEngine:
         if best_score < (min(s.join_threshold, s.follow_threshold) if follow
                          else s.join_threshold):
             return None, []
-        probes = [st for score, st in scored[1:] if score >= s.merge_probe]
+        probes = [] if follow else [st for score, st in scored[1:] if score >= s.merge_probe]
         return best, probes
+
+    def _score(self, member: Member, fnorm: float, story: Story) -> float:
+        """How well an item fits a story: centroid cosine blended with the best member's
+        weighted Jaccard; a report is compared with the story's identity, a follow-up with
+        the whole story."""
+        a = self.settings.centroid_share
+        if member.follow:
+            profile, members = story.profile, list(story.recent)
+        else:
+            profile, members = story.identity()
+        return (a * centroid_cosine(member.features, fnorm, profile)
+                + (1 - a) * best_member(member.features, members))
 
     def _near_duplicate(self, title_key: str, shortlist: list[Story]) -> Story | None:
         """A shortlisted story holding a recent title that is nearly this one, if any."""
@@ -169,9 +182,9 @@ class StoryEngine:
 
         Returns the surviving story and the id of the one folded away (None: no merge).
         """
-        if other.id not in self._stories or story_cosine(story, other) < (
-            self.settings.merge_threshold
-        ):
+        if other.id not in self._stories or story_cosine(
+            story, other
+        ) < self.settings.merge_threshold:
             return story, None
         winner, loser = (story, other) if story.size >= other.size else (other, story)
         self._forget(loser)
@@ -222,7 +235,7 @@ class StoryEngine:
             story = self._stories.get(story_id)
             if story is None:
                 story = Story(story_id, member.published, member.published,
-                              self.settings.members_kept)
+                              self.settings.members_kept, self.settings.founding)
                 self._stories[story_id] = story
             self._add(story, member, persist=False)
             self._seq = member.seq + 1

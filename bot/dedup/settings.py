@@ -46,6 +46,13 @@ class DedupSettings:
     follow_joins_only: bool = False
     """A follow-up that finds no story to join starts none (the engine returns None): a
     reaction or an analysis is never a development of its own."""
+    founding: timedelta | None = None
+    """A story's identity: its reports (not follow-ups) that arrived within this span of its
+    first. A new report is scored against them, not against the story's later members, so a
+    story does not drift from one development to the next. None: against the whole story."""
+    lifespan: timedelta | None = None
+    """A report that is not a follow-up joins only a story that started at most this long
+    ago (one development is reported over days, not months). None: no limit."""
     members_kept: int = 12
     """Recent members per story that item-to-member similarity looks at."""
     query_tokens: int = 8

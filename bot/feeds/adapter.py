@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any
+from xml.sax import SAXParseException
 
 import feedparser
 
@@ -96,13 +97,29 @@ def parse_document(body: bytes, content_type: str | None = None) -> ParsedFeed:
     except Exception as exc:  # feedparser promises not to raise; a bug there must not stop us
         return ParsedFeed([], "", f"parser failed: {type(exc).__name__}")
     problem = None
+    why = doc.get("bozo_exception")
+    if truncated(why):
+        # Entries salvaged from a cut-off document may end mid-title: none are taken, and the
+        # poll fails, so the next complete copy (validators did not move) brings them all.
+        return ParsedFeed([], "", f"truncated feed (ends early: {why.getMessage()})")
     if doc.get("bozo"):
-        why = doc.get("bozo_exception")
+        # Other bozo reasons (a stray XML declaration, a wrong declared encoding, a bare `&`
+        # the loose parser got past) are harmless when entries came out.
         kind = "malformed feed" if doc.entries else "not a feed"
         problem = f"{kind} ({type(why).__name__}: {str(why)[:120]})" if why else kind
     elif not doc.entries and not doc.get("version"):
         problem = "not a feed (no RSS/Atom root)"
     return ParsedFeed(list(doc.entries), str(doc.feed.get("title", "")), problem)
+
+
+# expat's errors for a document that ends before its root element does: it was cut off.
+_EOF_ERRORS = ("no element found", "unclosed token", "unclosed CDATA section",
+               "partial character")
+
+
+def truncated(exc: object) -> bool:
+    """Whether feedparser's bozo exception says the document ends too early."""
+    return isinstance(exc, SAXParseException) and exc.getMessage() in _EOF_ERRORS
 
 
 def _when(entry: dict[str, Any], fallback: datetime) -> datetime:

@@ -4,6 +4,11 @@ httpx only knows per-operation timeouts: a server that trickles one byte every f
 (in the headers or the body) keeps a read timeout happy forever. Here an httpcore network
 backend clamps every connect, read and write to the time left before the calling thread's
 deadline, so no fetch outlives it, whatever the server does.
+
+A stop (SIGTERM, Ctrl-C) cancels every fetch in flight: reads wait in slices of at most
+SLICE seconds and look at the stop event between slices, and every later socket operation
+fails at once, so a stopping bot never waits out a slow server. (A connect in progress
+cannot be sliced; it is bounded by the connect timeout.)
 """
 
 from __future__ import annotations
@@ -18,12 +23,16 @@ import httpx
 
 from bot.clock import Clock
 
+SLICE = 0.25  # seconds a read waits before it looks at the stop event again
+
 
 class Deadlines:
-    """Per-thread deadlines (each fetch runs in its caller's thread), read off one Clock."""
+    """Per-thread deadlines (each fetch runs in its caller's thread), read off one Clock,
+    and a stop event that cancels them all."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, stop: threading.Event | None = None) -> None:
         self.clock = clock
+        self.stop = stop or threading.Event()
         self._local = threading.local()
 
     @contextmanager
@@ -42,7 +51,9 @@ class Deadlines:
         return None if deadline is None else deadline - self.clock.monotonic()
 
     def clamp(self, timeout: float | None, exc: type[Exception]) -> float | None:
-        """`timeout` cut to the time left; raises `exc` when none is left."""
+        """`timeout` cut to the time left; raises `exc` when none is left or the bot stops."""
+        if self.stop.is_set():
+            raise exc("fetch cancelled: the bot is stopping")
         left = self.left()
         if left is None:
             return timeout
@@ -57,7 +68,19 @@ class _Stream(httpcore.NetworkStream):
         self.deadlines = deadlines
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self.inner.read(max_bytes, self.deadlines.clamp(timeout, httpcore.ReadTimeout))
+        clock = self.deadlines.clock
+        end = None if timeout is None else clock.monotonic() + timeout
+        while True:
+            left = None if end is None else max(end - clock.monotonic(), 0.0)
+            limit = self.deadlines.clamp(left, httpcore.ReadTimeout)
+            if limit is not None and limit <= 0:
+                raise httpcore.ReadTimeout("timed out")
+            step = SLICE if limit is None else min(limit, SLICE)
+            try:
+                return self.inner.read(max_bytes, step)
+            except httpcore.ReadTimeout:
+                if limit is not None and step >= limit:
+                    raise  # the whole timeout (or the deadline) passed, not just a slice
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
         self.inner.write(buffer, self.deadlines.clamp(timeout, httpcore.WriteTimeout))

@@ -7,6 +7,7 @@ feed's fault: every failure comes back as a FetchResult with outcome ERROR and a
 
 from __future__ import annotations
 
+import threading
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -83,10 +84,11 @@ class HttpFetcher:
         limits: FetchLimits | None = None,
         transport: httpx.BaseTransport | None = None,
         max_connections: int = 64,
+        stop: threading.Event | None = None,
     ) -> None:
         self.clock = clock
         self.limits = limits or FetchLimits()
-        self.deadlines = Deadlines(clock)
+        self.deadlines = Deadlines(clock, stop)  # a set `stop` cancels fetches in flight
         read = min(self.limits.total_timeout, max(self.limits.connect_timeout, 5.0))
         pool = httpx.Limits(max_connections=max_connections,
                             max_keepalive_connections=max_connections)
@@ -130,6 +132,8 @@ class HttpFetcher:
         except httpx.TooManyRedirects:
             return _error(feed, now, f"more than {self.limits.max_redirects} redirects")
         except httpx.TimeoutException as exc:
+            if self.deadlines.stop.is_set():
+                return _error(feed, now, "cancelled: the bot is stopping")
             if self.clock.monotonic() - started >= self.limits.total_timeout * 0.99:
                 return _error(feed, now,
                               f"no complete answer within {self.limits.total_timeout:g}s")

@@ -17,6 +17,7 @@ from bot.pipeline import PollReport
 from bot.runtime import heartbeat
 from bot.runtime.duties import Duties, count_drain
 from bot.runtime.leader import LEADER, STANDBY
+from bot.runtime.lock import hold_state
 from bot.runtime.parts import Parts
 
 log = logging.getLogger("chipwatch.runtime")
@@ -24,8 +25,14 @@ SEND_WAIT_ONCE = 5.0  # a one-shot run waits this long for per-channel slots and
 
 
 def run_once(parts: Parts) -> list[PollReport]:
-    """Poll every feed once (concurrently), queue closed digests, deliver; the reports. With
-    replicas, the one-shot run takes the lead for its duration (or fails if another has it)."""
+    """Poll every feed once (concurrently), queue closed digests, deliver; the reports.
+    Holds the state for the whole pass (raises StateInUse if another bot holds it); with
+    replicas, it takes the lead for its duration (or fails if another replica has it)."""
+    with hold_state(parts.db):
+        return _run_once(parts)
+
+
+def _run_once(parts: Parts) -> list[PollReport]:
     parts.leader.tick()
     if not parts.leader.may_act():
         raise StoreError(f"replica {parts.leader.leader_name} leads: a one-shot run would "
@@ -103,7 +110,13 @@ class Follower:
 
 def run_forever(parts: Parts, listen: str | None) -> None:
     """Until `parts.stop` is set: lead (poll, record, send) or stand by; /metrics and
-    /healthz on `listen` if given."""
+    /healthz on `listen` if given. Holds the state until stopped (raises StateInUse if
+    another bot holds a SQLite file; replicas on PostgreSQL share theirs through the lease)."""
+    with hold_state(parts.db):
+        _run_forever(parts, listen)
+
+
+def _run_forever(parts: Parts, listen: str | None) -> None:
     follower = Follower(parts)
     watch_role(parts, follower)
     server = serve_metrics(parts, listen, follower)

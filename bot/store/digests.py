@@ -36,3 +36,10 @@ def stamp(conn: Conn, key: str, ids: Sequence[int]) -> None:
     """Mark entries as queued in the digest message `key`."""
     conn.executemany("UPDATE digest_entries SET digest_key = ? WHERE id = ?",
                      [(key, i) for i in ids])
+
+
+def waiting_counts(conn: Conn) -> dict[str, tuple[int, str | None]]:
+    """Per channel: entries not yet in a digest, and when the oldest was held (ISO text)."""
+    return {r[0]: (int(r[1]), r[2]) for r in conn.execute(
+        "SELECT channel, COUNT(*), MIN(created) FROM digest_entries "
+        "WHERE digest_key IS NULL GROUP BY channel")}

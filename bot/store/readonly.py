@@ -1,6 +1,7 @@
-"""A read-only look at the state beside a running bot (`status`): the SQLite file opened
-with `mode=ro` (never written, migrated or locked for writing), or a PostgreSQL session in
-read-only mode. Errors of either driver come out as `StoreError`."""
+"""A read-only look at the state beside a running bot (`status`, `replay`, `feedback`): the
+SQLite file opened with `mode=ro` (never written, migrated or locked for writing; as an
+immutable snapshot where even that fails), or a PostgreSQL session in read-only mode. Errors
+of either driver come out as `StoreError`."""
 
 from __future__ import annotations
 
@@ -14,19 +15,37 @@ from bot.errors import StoreError
 from bot.store.base import Conn
 
 
+def _sqlite(path: Path) -> tuple[sqlite3.Connection, bool]:
+    """The state file, read-only; (connection, whether it is an immutable snapshot)."""
+    uri = path.resolve().as_uri()
+    conn = sqlite3.connect(f"{uri}?mode=ro", uri=True)
+    try:
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError:
+        # A WAL database needs a -shm file beside it even to read; in a directory we may not
+        # write, `immutable` reads the file as it stands (no locks, no -shm).
+        conn.close()
+        conn = sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True)
+        snapshot = True
+    else:
+        snapshot = False
+    conn.row_factory = sqlite3.Row
+    return conn, snapshot
+
+
 @contextmanager
-def read_only(url: str | None, path: Path) -> Iterator[tuple[Conn, str]]:
-    """A connection for reads and what it reads (the file, or the URL without password)."""
+def read_only(url: str | None, path: Path) -> Iterator[tuple[Conn, str, bool]]:
+    """A connection for reads, what it reads (the file, or the URL without password), and
+    whether that is an immutable snapshot (a SQLite file in a directory we may not write)."""
     if url is None:
         if not path.exists():
             raise StoreError(f"no state file at {path} (the bot has not run yet)")
         try:
-            conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+            conn, snapshot = _sqlite(path)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot read state file {path}: {exc}") from None
-        conn.row_factory = sqlite3.Row
         try:
-            yield conn, str(path)
+            yield conn, str(path), snapshot
         except sqlite3.Error as exc:
             raise StoreError(f"cannot read state file {path}: {exc}") from None
         finally:
@@ -44,7 +63,7 @@ def read_only(url: str | None, path: Path) -> Iterator[tuple[Conn, str]]:
         raise StoreError(f"cannot read database {where}: {exc}") from None
     try:
         raw.read_only = True
-        yield PgConn(raw), where
+        yield PgConn(raw), where, False
     except psycopg.Error as exc:
         raise StoreError(f"cannot read database {where}: {exc}") from None
     finally:

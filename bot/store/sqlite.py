@@ -77,6 +77,13 @@ class SqliteStore:
         return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
 
     @property
+    def in_memory(self) -> bool:
+        """Whether this is an in-memory database (a dry run's copy, a backtest)."""
+        with self.lock:
+            row = self._conn.execute("PRAGMA database_list").fetchone()
+        return not row[2]  # the main database's file name is empty in memory
+
+    @property
     def conn(self) -> sqlite3.Connection:
         """The connection (a thread uses it inside `tx()` or `reading()`)."""
         return self._conn

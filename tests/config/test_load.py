@@ -147,3 +147,14 @@ def test_config_path_precedence() -> None:
     assert str(resolve_path("a.yaml", {"CHIPWATCH_CONFIG": "b.yaml"})) == "a.yaml"
     assert str(resolve_path(None, {"CHIPWATCH_CONFIG": "b.yaml"})) == "b.yaml"
     assert str(resolve_path(None, {})) == "config/chipwatch.yaml"
+
+
+def test_dedup_founding_and_lifespan_are_durations_or_off(tmp_path: Path) -> None:
+    feed = {"name": "f", "url": "https://example.com/rss"}
+    on = load_config(write_config(tmp_path, [feed],
+                                  dedup={"founding": "1d", "lifespan": "14d"})).settings.dedup
+    assert on is not None
+    assert (on.founding, on.lifespan) == (timedelta(days=1), timedelta(days=14))
+    off = load_config(write_config(tmp_path, [feed],
+                                   dedup={"founding": None})).settings.dedup
+    assert off is not None and off.founding is None and off.lifespan is None

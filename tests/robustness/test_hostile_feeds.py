@@ -30,7 +30,7 @@ from tests.conftest import write_config
 from tests.robustness.conftest import FIGURES as ROBUST_FIGURES
 from tests.support import hostile_server as hs
 from tests.support.feed_server import FeedServer
-from tests.support.util import poll
+from tests.support.util import poll, rss
 
 pytestmark = pytest.mark.slow  # timing: fetch deadlines against trickling servers
 
@@ -39,8 +39,8 @@ SLACK = 4.0  # generous: two shared cores, other suites running
 CAP = 10_000_000
 HTML = (b"<!DOCTYPE html><html><head><title>Sign in</title></head>"
         b"<body><p>Please sign in to read China H200 import news</p></body></html>")
-GOOD = hs.rss([{"title": "China approves H200 imports", "link": "https://e.com/ok"}])
-LATIN1 = hs.rss([{"title": "Huawei Ascend: China's customs approve H200 import, d\u00e9j\u00e0 vu",
+GOOD = rss([{"title": "China approves H200 imports", "link": "https://e.com/ok"}])
+LATIN1 = rss([{"title": "Huawei Ascend: China's customs approve H200 import, d\u00e9j\u00e0 vu",
                   "link": "https://e.com/l1"}]).decode().encode("latin-1")
 BOGUS = GOOD.replace(b'encoding="UTF-8"', b'encoding="x-no-such-charset"')
 
