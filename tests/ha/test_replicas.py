@@ -56,7 +56,8 @@ def replicas(tmp_path: Path, pg_url: str) -> Iterator[list[tuple[App, int, threa
                                   daemon=True)
         thread.start()
         out.append((app, port, thread))
-        assert wait_for(lambda p=port: _health(p).get("status") == 200, 20)
+        # alpha leads before beta starts, so who leads is known
+        assert wait_for(lambda p=port: _health(p).get("leader") == "alpha", 20)
     yield out
     for app, _, thread in out:
         app.stop.set()
