@@ -121,8 +121,8 @@ def _run_forever(parts: Parts, listen: str | None) -> None:
     watch_role(parts, follower)
     server = serve_metrics(parts, listen, follower)
     config = parts.live.current
-    log.info("started replica=%s feeds=%d rules=%d routes=%d", parts.leader.name,
-             len(config.feeds), len(config.rules), len(config.routes))
+    log.info("started feeds=%d rules=%d routes=%d replica=%s", len(config.feeds),
+             len(config.rules), len(config.routes), parts.leader.name)
     parts.leader.tick()  # the first answer before the first step: lead at once if free
     parts.leader.start()
     try:
