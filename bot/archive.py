@@ -18,7 +18,7 @@ from typing import IO, Any
 from urllib.parse import urlsplit
 
 from bot.clock import parse_utc
-from bot.feeds.adapter import MAX_SUMMARY, MAX_TITLE, plain_text
+from bot.feeds.adapter import MAX_TITLE, plain_text, summary_text
 from bot.models import Item
 
 REQUIRED = ("id", "title", "link", "published", "feed")
@@ -45,7 +45,7 @@ def to_item(raw: Any) -> Item:
     source = str(raw.get("source") or urlsplit(feed).hostname or feed)
     # The same clean-up as a fetched feed's entries: archived summaries are feed HTML.
     return Item(str(raw["id"]), feed, plain_text(str(raw["title"] or ""), MAX_TITLE),
-                str(raw["link"] or ""), plain_text(str(raw.get("summary") or ""), MAX_SUMMARY),
+                str(raw["link"] or ""), summary_text(str(raw.get("summary") or "")),
                 published, published, source)
 
 

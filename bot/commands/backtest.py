@@ -90,9 +90,12 @@ def backtest(args: argparse.Namespace) -> int:
     if not args.archive.exists():
         print(f"no archive at {args.archive}", file=sys.stderr)
         return EXIT_FAIL
+    quiet = {"chipwatch": logging.WARNING, "chipwatch.health": logging.ERROR}
     if logging.getLogger().level == logging.INFO:
-        # One line per poll of every archived feed would drown the report.
-        logging.getLogger("chipwatch").setLevel(logging.WARNING)
+        # One line per poll of every archived feed would drown the report, and an archive's
+        # feeds go quiet overnight: their health notices are noise here.
+        for name, level in quiet.items():
+            logging.getLogger(name).setLevel(level)
     clock = FakeClock(datetime(2000, 1, 1, tzinfo=UTC))
     recorder = Recorder()
     app = App.for_backtest(config, clock, recorder)
@@ -125,6 +128,8 @@ def backtest(args: argparse.Namespace) -> int:
     finally:
         bar.close()
         app.close()
+        for name in quiet:
+            logging.getLogger(name).setLevel(logging.NOTSET)
     seconds = time.monotonic() - started
     if not args.json:
         print(render(sent, seen["items"], progress.bad, seconds))

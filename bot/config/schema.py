@@ -180,6 +180,10 @@ class DedupConfig(_Strict):
     # started within `lifespan`. null: off (the whole story; no limit).
     founding: Duration | None = None
     lifespan: Duration | None = None
+    # A report joins a story in its first `fresh_span` at `fresh_threshold` (lower than
+    # join_threshold: a development's first-day reports are worded every which way).
+    fresh_span: Duration = timedelta(0)
+    fresh_threshold: float = Field(1.0, gt=0, le=1)
 
 
 class MetricsConfig(_Strict):

@@ -88,7 +88,8 @@ def compile_settings(raw: ChipwatchConfig, config_path: Path) -> Settings:
                     merge_threshold=d.merge_threshold, near_duplicate=d.near_duplicate,
                     follow_tags=frozenset(d.follow_tags), follow_window=d.follow_window,
                     follow_threshold=d.follow_threshold, founding=d.founding,
-                    lifespan=d.lifespan,
+                    lifespan=d.lifespan, fresh_span=d.fresh_span,
+                    fresh_threshold=d.fresh_threshold,
                     follow_joins_only=bool(d.follow_tags)) if d.enabled else None
     return Settings(
         state_path=(config_path.parent / raw.state.path).resolve(),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import heapq
 from collections import OrderedDict
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from rapidfuzz import fuzz, process
 
@@ -136,11 +136,20 @@ class StoryEngine:
             reverse=True,
         )
         best_score, best = scored[0]
-        if best_score < (min(s.join_threshold, s.follow_threshold) if follow
-                         else s.join_threshold):
+        if best_score < self._bar(follow, best):
             return None, []
         probes = [] if follow else [st for score, st in scored[1:] if score >= s.merge_probe]
         return best, probes
+
+    def _bar(self, follow: bool, story: Story) -> float:
+        """The score an item needs to join `story`: lower for a follow-up, and for a report
+        while the story is in its first `fresh_span`."""
+        s = self.settings
+        if follow:
+            return min(s.join_threshold, s.follow_threshold)
+        fresh = (s.fresh_span > timedelta(0) and self._now is not None
+                 and story.first_seen >= self._now - s.fresh_span)
+        return min(s.join_threshold, s.fresh_threshold) if fresh else s.join_threshold
 
     def _score(self, member: Member, fnorm: float, story: Story) -> float:
         """How well an item fits a story: centroid cosine blended with the best member's

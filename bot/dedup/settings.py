@@ -53,6 +53,12 @@ class DedupSettings:
     lifespan: timedelta | None = None
     """A report that is not a follow-up joins only a story that started at most this long
     ago (one development is reported over days, not months). None: no limit."""
+    fresh_span: timedelta = timedelta(0)
+    fresh_threshold: float = 1.0
+    """A report joins a story that started at most `fresh_span` ago at `fresh_threshold`
+    (when below `join_threshold`): the first day's reports of one development are worded
+    every which way, while a new development of the same actors rarely lands that day.
+    A zero span: off."""
     members_kept: int = 12
     """Recent members per story that item-to-member similarity looks at."""
     query_tokens: int = 8

@@ -67,6 +67,21 @@ def plain_text(fragment: str, limit: int) -> str:
     return _SPACE_RE.sub(" ", fragment).strip()[:limit]
 
 
+# A photo credit closing the text: "(Jane Doe/AFP via Getty Images)", "(STR / AFP)".
+_CREDIT_RE = re.compile(r"\((?:[^()/]{1,60}/){1,3}[^()/]{1,60}\)$")
+
+
+def summary_text(fragment: str, limit: int = MAX_SUMMARY) -> str:
+    """A feed summary as plain text; empty when it is only a photo caption.
+
+    Some feeds put the caption of the lead photo where the summary goes ("President Joe
+    Biden holds a microchip as he speaks… (Saul Loeb/AFP via Getty Images)"): it describes
+    a picture, often from another story, so its words must not decide what the item is about.
+    """
+    text = plain_text(fragment, limit)
+    return "" if _CREDIT_RE.search(text) else text
+
+
 _ROOT_RE = re.compile(rb"<[A-Za-z_]")
 _SUBSET_RE = re.compile(rb"<!DOCTYPE[^>\[]*\[", re.IGNORECASE)
 
@@ -157,8 +172,7 @@ def to_items(
     items = []
     for entry in entries:
         title = plain_text(str(entry.get("title") or ""), MAX_TITLE)
-        summary = plain_text(str(entry.get("summary") or entry.get("description") or ""),
-                             MAX_SUMMARY)
+        summary = summary_text(str(entry.get("summary") or entry.get("description") or ""))
         link = _link(entry)
         if not title and not link:
             continue

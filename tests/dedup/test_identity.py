@@ -73,3 +73,22 @@ def test_a_follow_up_never_merges_two_stories() -> None:
         assert engine.live_stories == 2
         got = engine.assign(replace(item("f", bridge, minutes=20), tags=tags))
         assert got is not None and bool(got.merged) is merges, tags
+
+
+WEIGHS = "Biden Team Weighs Fully Cutting Off Huawei From US Suppliers"
+STOPS = "US stops licences for American companies to ship to Huawei"  # scores ~0.19 to WEIGHS
+
+
+def _joins(settings: DedupSettings, minutes: float) -> bool:
+    engine = StoryEngine(settings)
+    engine.assign(item("a", WEIGHS))
+    got = engine.assign(item("b", STOPS, minutes=minutes))
+    return got is not None and got.story_id == "a"
+
+
+def test_a_fresh_story_takes_reports_at_the_lower_bar_for_its_first_day_only() -> None:
+    fresh = replace(DedupSettings(), join_threshold=0.22, fresh_span=timedelta(days=1),
+                    fresh_threshold=0.18)
+    assert _joins(fresh, minutes=120)  # the same day: worded otherwise, same development
+    assert not _joins(fresh, minutes=2 * DAY)  # two days on: the domain's bar again
+    assert not _joins(replace(fresh, fresh_span=timedelta(0)), minutes=120)  # off

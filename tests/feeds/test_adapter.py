@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.feeds import parse_document, to_items
-from bot.feeds.adapter import plain_text, stable_id
+from bot.feeds.adapter import plain_text, stable_id, summary_text
 from tests.conftest import FEEDS
 
 NOW = datetime(2026, 1, 28, 12, 0, tzinfo=UTC)
@@ -71,3 +71,22 @@ def test_stable_id_fallbacks() -> None:
 def test_plain_text_strips_html_and_scripts() -> None:
     assert plain_text("<p>A &amp; B</p><script>evil()</script> <b>C</b>", 100) == "A & B C"
     assert len(plain_text("x " * 5000, 300)) == 300
+
+
+def test_photo_caption_summary_is_dropped() -> None:
+    caption = ("A trader holds a chip wafer at a fair in Shanghai on March 1, 2021. "
+               "(Jane Roe/AFP via Getty Images)")
+    assert summary_text(caption) == ""
+    assert summary_text("<p>Workers at a plant. (STR / AFP)</p>") == ""
+    kept = "The US added 36 Chinese firms to its trade blacklist (the Entity List) on Friday."
+    assert summary_text(kept) == kept
+    assert summary_text("Prices rose 3% (year on year) in March") != ""
+
+
+def test_archive_items_drop_caption_summaries() -> None:
+    from bot.archive import to_item
+    item = to_item({"id": "1", "title": "Arms sale approved", "link": "https://x.test/a",
+                    "published": "2023-01-01T00:00:00Z", "feed": "https://x.test/rss",
+                    "summary": "Biden holds a microchip. (Saul Loeb/AFP via Getty Images)"})
+    assert item.summary == ""
+    assert item.text == "Arms sale approved"

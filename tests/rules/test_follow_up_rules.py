@@ -29,7 +29,7 @@ def _match(title: str) -> Match | None:
     "Beijing slams Tokyo plan to restrict chip equipment exports",            # reaction verb
     "Korea urges US to ease chip export curbs on its China fabs",            # reaction verb
     "Chipmaker shares slide after new US export curbs",                       # market move
-    "Startups rent cloud GPUs to get around US chip export controls",        # rules as background
+    "Startups rent cloud GPUs amid US chip export controls",                 # rules as background
     "Dutch chip curbs on ASML could cost billions in China sales",           # noun "curbs"
 ])
 def test_commentary_families_are_follow_ups(title: str) -> None:
@@ -43,6 +43,8 @@ def test_commentary_families_are_follow_ups(title: str) -> None:
     "Netherlands to curb exports of ASML chip machines, minister says",
     "Commerce adds 36 Chinese chip firms to entity list",
     "China says it will restrict gallium and germanium exports",
+    # A company reworking its product to get around the rules makes its own move.
+    "GPU startup cuts its chip speeds to skirt US export controls",
 ])
 def test_decisions_are_not_follow_ups(title: str) -> None:
     found = _match(title)
