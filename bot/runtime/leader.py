@@ -203,8 +203,7 @@ class LeaseLeader:
             with conn.raw.transaction():
                 # The takeover waits for the old leader's write in progress; a stopped one
                 # is ended by the server (idle in transaction), so do not wait longer here.
-                conn.execute("SET LOCAL lock_timeout = '2s'")
-                term = lease.try_acquire(conn, self.name, self.ttl)
+                term = lease.try_acquire(conn, self.name, self.ttl, wait=2.0)
         except psycopg.errors.LockNotAvailable:
             log.info("lease_busy replica=%s action=retry", self.name)
             return

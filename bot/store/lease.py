@@ -37,10 +37,11 @@ class ReplicaRow:
     seen_ago: float
 
 
-def try_acquire(conn: Conn, name: str, ttl: float) -> int | None:
+def try_acquire(conn: Conn, name: str, ttl: float, wait: float) -> int | None:
     """Take the lease if it is free or lapsed, in the caller's transaction: the new term,
     or None if another replica holds it. Waits for the writer lock (the old leader's write
-    in progress, if any), so the caller should bound it with a lock timeout."""
+    in progress, if any) at most `wait` seconds, then raises LockNotAvailable."""
+    conn.execute(f"SET LOCAL lock_timeout = {int(wait * 1000)}")
     row = conn.execute(
         f"UPDATE leader SET term = term + 1, holder = ?, acquired = clock_timestamp(), "
         f"expires = clock_timestamp() + {_SECONDS} WHERE id = 1 "
