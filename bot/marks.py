@@ -4,13 +4,13 @@ so a later "N sources" update never drops them."""
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
 
 from bot.config.settings import EscalateSettings
 from bot.slack.blocks import Message
 from bot.slack.buttons import mark_lines, with_marks
 from bot.store import actions, outbox
+from bot.store.base import Conn
 
 
 def _span(seconds: float) -> str:
@@ -30,7 +30,7 @@ def escalation_line(sources: int, escalate: EscalateSettings | None) -> str:
     return line
 
 
-def apply_marks(conn: sqlite3.Connection, message: Message, story_id: str, channel: str,
+def apply_marks(conn: Conn, message: Message, story_id: str, channel: str,
                 escalate: EscalateSettings | None) -> Message:
     """`message` (a parent's content) with the marks the store holds for it."""
     pm = actions.parent_marks(conn, story_id, channel)
@@ -38,7 +38,7 @@ def apply_marks(conn: sqlite3.Connection, message: Message, story_id: str, chann
     return with_marks(message, mark_lines(pm.muted_by, pm.irrelevant_by, line))
 
 
-def refresh_parent(conn: sqlite3.Connection, story_id: str, channel: str, reason: str,
+def refresh_parent(conn: Conn, story_id: str, channel: str, reason: str,
                    now: datetime, escalate: EscalateSettings | None,
                    *, even_if_muted: bool = False) -> bool:
     """Queue an update of the story's parent in `channel` showing its current marks (not in

@@ -34,7 +34,7 @@ from bot.store import actions as action_store
 from bot.store import feeds as feed_store
 from bot.store import items as item_store
 from bot.store import outbox
-from bot.store.db import Database
+from bot.store.base import Store
 
 log = logging.getLogger("chipwatch.poll")
 # A known feed whose every entry turns "new" at once has churned its ids (a platform move):
@@ -64,7 +64,7 @@ class RunContext:
 
     now: datetime
     config: Config
-    db: Database
+    db: Store
     stories: Stories
     feed: FeedSpec
     buttons: bool = False  # parent alerts carry Mute / Not relevant buttons (Socket Mode on)
@@ -111,12 +111,10 @@ def _watched_closely(ctx: RunContext) -> bool:
     """A known feed read successfully a short while ago: if all of it is new now, that is a
     churn. After a long gap (the bot was down) a fully turned-over feed is real news."""
     span = max(CHURN_SPAN, 4 * ctx.feed.interval)
-    row = ctx.db.conn.execute(
-        "SELECT 1 FROM items WHERE feed = ? LIMIT 1", (ctx.feed.name,)).fetchone()
-    last = ctx.db.conn.execute(
-        "SELECT last_success FROM feeds WHERE name = ?", (ctx.feed.name,)).fetchone()
-    return (row is not None and last is not None and last[0] is not None
-            and ctx.now - datetime.fromisoformat(last[0]) <= span)
+    conn = ctx.db.conn
+    last = feed_store.last_success(conn, ctx.feed.name)
+    return (last is not None and ctx.now - last <= span
+            and item_store.has_items(conn, ctx.feed.name))
 
 
 def match_rules(ctx: RunContext, cands: list[Candidate]) -> list[Candidate]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -26,6 +25,7 @@ from bot import health
 from bot.clock import Clock
 from bot.config.compile import Config
 from bot.config.live import LiveConfig
+from bot.errors import StoreError
 from bot.feeds.fetch import Fetcher, FetchResult
 from bot.feeds.parsepool import Parsed, ParsePool, parse_result
 from bot.feeds.response import Outcome
@@ -41,7 +41,7 @@ from bot.pipeline import (
     log_report,
 )
 from bot.store import feeds as feed_store
-from bot.store.db import Database
+from bot.store.base import Conn, Store, savepoint
 from bot.store.feeds import FeedState
 
 log = logging.getLogger("chipwatch.poll")
@@ -110,7 +110,7 @@ def is_due(feed: FeedSpec, state: FeedState, now: datetime) -> bool:
 class Poller:
     """Fetches feeds concurrently and records them in batches."""
 
-    def __init__(self, live: LiveConfig, db: Database, fetcher: Fetcher, clock: Clock,
+    def __init__(self, live: LiveConfig, db: Store, fetcher: Fetcher, clock: Clock,
                  stories: Stories, metrics: Metrics) -> None:
         self.live, self.db, self.fetcher, self.clock = live, db, fetcher, clock
         self.stories, self.metrics = stories, metrics
@@ -129,8 +129,8 @@ class Poller:
         return self.live.current
 
     def state(self, feed: FeedSpec) -> FeedState:
-        with self.db.lock:
-            return feed_store.load_state(self.db.conn, feed.name)
+        with self.db.reading() as conn:
+            return feed_store.load_state(conn, feed.name)
 
     def fetch_if_due(self, feed: FeedSpec) -> Fetched | None:
         """The scheduler's half of a poll: fetch one feed if it is due (None if not)."""
@@ -174,15 +174,15 @@ class Poller:
         with self.db.tx() as conn:
             for ctx, polled in ready:
                 f = polled.fetched
-                conn.execute("SAVEPOINT feed")
                 try:
-                    report = finish(ctx, polled)
+                    with savepoint(conn, "feed"):
+                        report = finish(ctx, polled)
+                except StoreError:  # the database, not this feed: the batch fails whole
+                    raise
                 except Exception:
-                    conn.execute("ROLLBACK TO feed")
                     log.exception("poll_failed feed=%s", f.feed.name)
                 else:
                     reports.append((report, f.errors + 1 if report.error else 0))
-                conn.execute("RELEASE feed")
             notices = self._health(conn, [r.feed for r, _ in reports], now)
         for kind in notices:
             self.metrics.notices.labels(
@@ -213,19 +213,18 @@ class Poller:
             log.exception("parse_crashed feed=%s", f.feed.name)
             return Parsed([], f"parser crashed: {type(exc).__name__}")
 
-    def _health(self, conn: sqlite3.Connection, feeds: list[str],
-                now: datetime) -> list[health.Notice]:
+    def _health(self, conn: Conn, feeds: list[str], now: datetime) -> list[health.Notice]:
         """Open or close feed health notices, in their own savepoint of the batch."""
         settings = self.config.settings
-        conn.execute("SAVEPOINT health")
         try:
-            notices = health.evaluate(conn, feeds, now, settings.feed_health)
-            health.apply(conn, notices, now, settings.ops_channel)
+            with savepoint(conn, "health"):
+                notices = health.evaluate(conn, feeds, now, settings.feed_health)
+                health.apply(conn, notices, now, settings.ops_channel)
+        except StoreError:
+            raise
         except Exception:
-            conn.execute("ROLLBACK TO health")
             log.exception("feed_health_failed feeds=%d", len(feeds))
             notices = []
-        conn.execute("RELEASE health")
         return notices
 
     def _account(self, reports: list[tuple[PollReport, int]], now: datetime) -> None:
@@ -243,8 +242,8 @@ class Poller:
         """One cycle over `feeds` (only the due ones unless `force`): fetch concurrently,
         process results in batches as they arrive. Returns the reports."""
         now = self.clock.now()
-        with self.db.lock:
-            states = feed_store.load_states(self.db.conn)
+        with self.db.reading() as conn:
+            states = feed_store.load_states(conn)
         todo = [(f, states.get(f.name, FeedState())) for f in feeds]
         todo = by_host_in_turn([(f, s) for f, s in todo
                                 if not s.gone and (force or is_due(f, s, now))])

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.support import postgres
 from tests.support.fake_slack import TOKEN, FakeSlack
 from tests.support.feed_server import FeedServer
 
@@ -48,15 +49,41 @@ def feed_server() -> Iterator[FeedServer]:
         yield server
 
 
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """A real PostgreSQL for the session; its admin URL."""
+    with postgres.running() as url:
+        yield url
+
+
+@pytest.fixture
+def pg_url(pg_server: str) -> str:
+    """An empty PostgreSQL database of this test's own."""
+    return postgres.new_database(pg_server)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> str | None:
+    """Run the test on each backend: None for SQLite (the config's state file), else the
+    URL of an empty PostgreSQL database (put in the config as `state.url`)."""
+    if request.param == "sqlite":
+        return None
+    return str(postgres.new_database(request.getfixturevalue("pg_server")))
+
+
 def write_config(tmp_path: Path, feeds: list[dict[str, Any]], slack_url: str | None = None,
-                 **overrides: Any) -> Path:
-    """A config in tmp_path with the test rules, the given feeds and a state file there."""
+                 *, database: str | None = None, **overrides: Any) -> Path:
+    """A config in tmp_path with the test rules, the given feeds and a state file there (or
+    the PostgreSQL `database` URL)."""
+    state: dict[str, Any] = {"path": str(tmp_path / "state" / "chipwatch.db")}
+    if database:
+        state["url"] = database
     data: dict[str, Any] = {
         "defaults": {"interval": "1m", "max_age": "3650d", "jitter": "0s"},
         "feeds": feeds,
         **TEST_RULES,
         "slack": {"api_url": slack_url, "per_channel_interval": "0s"},
-        "state": {"path": str(tmp_path / "state" / "chipwatch.db")},
+        "state": state,
     }
     data.update(overrides)
     path = tmp_path / "chipwatch.yaml"
@@ -68,7 +95,8 @@ def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = No
             timeout: float = 60, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run `python -m bot ARGS` as a user would, with a clean Slack environment."""
     full_env = {k: v for k, v in os.environ.items()
-                if k not in ("SLACK_BOT_TOKEN", "SLACK_API_URL", "CHIPWATCH_CONFIG")}
+                if k not in ("SLACK_BOT_TOKEN", "SLACK_API_URL", "CHIPWATCH_CONFIG",
+                             "CHIPWATCH_DATABASE_URL")}
     full_env["PYTHONPATH"] = str(REPO)
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True, text=True,

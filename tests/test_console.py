@@ -14,7 +14,7 @@ from bot.feeds import HttpFetcher
 from bot.models import Item, Match, RuleHit, Severity
 from bot.slack.blocks import alert_message, reply_message
 from bot.slack.notifier import ConsoleNotifier
-from bot.store.db import Database
+from bot.store import SqliteStore
 from tests.conftest import write_config
 from tests.support.feed_server import FeedServer
 from tests.support.util import poll, rss
@@ -57,7 +57,7 @@ def test_the_console_is_not_throttled_like_slack(tmp_path: Path, feed_server: Fe
                                       slack={"per_channel_interval": "1s"},
                                       dedup={"enabled": False}))
     out = io.StringIO()
-    app = App(LiveConfig(config), Database.open(config.settings.state_path), HttpFetcher(clock),
+    app = App(LiveConfig(config), SqliteStore.open(config.settings.state_path), HttpFetcher(clock),
               ConsoleNotifier(out), clock)
     try:
         report = poll(app, config.feeds[0], force=True)

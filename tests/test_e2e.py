@@ -1,4 +1,5 @@
-"""End to end: `chipwatch run --once` against a loopback feed server and a fake Slack."""
+"""End to end on each backend: `chipwatch run --once` against a loopback feed server and a
+fake Slack."""
 
 from __future__ import annotations
 
@@ -23,9 +24,9 @@ def _serve_all(server: FeedServer) -> list[dict[str, str]]:
 
 
 def test_run_once_posts_each_match_once_then_nothing(
-    tmp_path: Path, feed_server: FeedServer, fake_slack: FakeSlack
+    tmp_path: Path, feed_server: FeedServer, fake_slack: FakeSlack, backend: str | None
 ) -> None:
-    config = write_config(tmp_path, _serve_all(feed_server))
+    config = write_config(tmp_path, _serve_all(feed_server), database=backend)
     first = run_cli("run", "--once", "--config", str(config), env=slack_env(fake_slack))
     assert first.returncode == 0, first.stderr
     state = fake_slack.state
@@ -57,10 +58,10 @@ def test_run_once_posts_each_match_once_then_nothing(
 
 
 def test_feed_text_cannot_ping_or_disguise_links(
-    tmp_path: Path, feed_server: FeedServer, fake_slack: FakeSlack
+    tmp_path: Path, feed_server: FeedServer, fake_slack: FakeSlack, backend: str | None
 ) -> None:
     url = feed_server.serve("/chip.rss", (FEEDS / "chip-news.rss").read_bytes())
-    config = write_config(tmp_path, [{"name": "chip", "url": url}])
+    config = write_config(tmp_path, [{"name": "chip", "url": url}], database=backend)
     assert run_cli("run", "--once", "--config", str(config),
                    env=slack_env(fake_slack)).returncode == 0
     hostile = next(m for m in fake_slack.state.top_level("#chip-alerts")
@@ -74,12 +75,12 @@ def test_feed_text_cannot_ping_or_disguise_links(
 
 
 def test_slack_down_keeps_alerts_for_the_next_run(
-    tmp_path: Path, feed_server: FeedServer, fake_slack: FakeSlack
+    tmp_path: Path, feed_server: FeedServer, fake_slack: FakeSlack, backend: str | None
 ) -> None:
     from tests.support.fake_slack import Fault
 
     url = feed_server.serve("/chip.rss", (FEEDS / "chip-news.rss").read_bytes())
-    config = write_config(tmp_path, [{"name": "chip", "url": url}])
+    config = write_config(tmp_path, [{"name": "chip", "url": url}], database=backend)
     fake_slack.state.sticky.append(Fault(status=503, error="service_unavailable"))
     down = run_cli("run", "--once", "--config", str(config), env=slack_env(fake_slack))
     assert down.returncode == 1, down.stderr  # rows remain undelivered: the operator is told

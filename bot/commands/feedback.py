@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import argparse
 import csv
-import sqlite3
+import os
 import sys
 from typing import Any, TextIO
 
 from bot.commands.common import EXIT_FAIL, EXIT_OK, add_command, load
-from bot.store import actions
+from bot.errors import StoreError
+from bot.store import actions, database_url
+from bot.store.base import Conn
+from bot.store.readonly import read_only, tables
 
 COLUMNS = ["marked_at", "rules", "title", "link", "source", "channel", "user", "item_id"]
 
@@ -22,7 +25,7 @@ def register(sub: Any) -> None:
     p.set_defaults(func=feedback)
 
 
-def export(conn: sqlite3.Connection, out: TextIO) -> int:
+def export(conn: Conn, out: TextIO) -> int:
     """Write every mark, oldest first; how many."""
     writer = csv.writer(out, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
     writer.writerow(COLUMNS)
@@ -36,21 +39,19 @@ def export(conn: sqlite3.Connection, out: TextIO) -> int:
 
 def feedback(args: argparse.Namespace) -> int:
     config = load(args, lint=False)
-    path = config.settings.state_path
-    if not path.exists():
-        print(f"no state file at {path}", file=sys.stderr)
-        return EXIT_FAIL
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    url = database_url(config.settings.state_url, os.environ)
     try:
-        if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'feedback'").fetchone():
-            print("no feedback yet (the state predates Slack actions)", file=sys.stderr)
-            return EXIT_OK
-        if args.output:
-            with open(args.output, "w", encoding="utf-8", newline="") as out:
-                n = export(conn, out)
-        else:
-            n = export(conn, sys.stdout)
-    finally:
-        conn.close()
+        with read_only(url, config.settings.state_path) as (conn, _, _):
+            if "feedback" not in tables(conn):
+                print("no feedback yet (the state predates Slack actions)", file=sys.stderr)
+                return EXIT_OK
+            if args.output:
+                with open(args.output, "w", encoding="utf-8", newline="") as out:
+                    n = export(conn, out)
+            else:
+                n = export(conn, sys.stdout)
+    except StoreError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_FAIL
     print(f"{n} marks", file=sys.stderr)
     return EXIT_OK

@@ -27,15 +27,17 @@ def register(sub: Any) -> None:
 
 
 def requeue(args: argparse.Namespace) -> int:
-    from bot.store import outbox
-    from bot.store.db import Database
+    import os
+
+    from bot.store import database_url, open_store, outbox
 
     config = load(args, lint=False)
     path = config.settings.state_path
-    if not path.exists():
+    url = database_url(config.settings.state_url, os.environ)
+    if url is None and not path.exists():
         print(f"no state file at {path}: nothing to requeue")
         return EXIT_FAIL
-    db = Database.open(path)
+    db = open_store(url, path, name="chipwatch-requeue")
     try:
         with db.tx() as conn:
             revived, due = outbox.requeue(conn, SYSTEM_CLOCK.now(), dead=args.dead)

@@ -1,13 +1,13 @@
 """`chipwatch replay --since 7d [--rules FILE]`: run the current (or a candidate) rules over
 the items already stored and show what would have alerted, grouped by story, against what
-actually alerted. Reads an in-memory copy of the state file: never posts, never writes.
+actually alerted. Reads the state read-only: never posts, never writes.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sqlite3
+import os
 import sys
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -20,10 +20,14 @@ from bot.config import Config
 from bot.config.compile import compile_config
 from bot.config.duration import cli_duration, format_duration
 from bot.config.load import Located, Overlay, read_config
+from bot.errors import StoreError
 from bot.models import Severity
 from bot.route import route
 from bot.rules.engine import match
-from bot.store.db import Database
+from bot.store import actions, database_url, outbox
+from bot.store import items as item_store
+from bot.store.base import Conn
+from bot.store.readonly import read_only, tables
 
 
 def register(sub: Any) -> None:
@@ -87,25 +91,13 @@ class Story:
         return "changed" if moved or self.severity != self.actual_severity else "unchanged"
 
 
-def _actual_channels(conn: sqlite3.Connection) -> dict[str, set[str]]:
-    out: dict[str, set[str]] = {}
-    for sql in ("SELECT story_id, channel FROM outbox WHERE kind = 'alert'",
-                "SELECT story_id, channel FROM digest_entries"):
-        for story, channel in conn.execute(sql):
-            out.setdefault(story, set()).add(channel)
-    return out
-
-
-def replay_items(config: Config, rules_config: Config, db: Database,
+def replay_items(config: Config, rules_config: Config, conn: Conn,
                  since: datetime) -> list[Story]:
     """Every story with stored items fetched since `since`, with both outcomes."""
-    conn = db.conn
-    channels = _actual_channels(conn)
+    channels = outbox.alerted_channels(conn)
     max_age = {f.name: f.max_age for f in config.feeds}
     stories: dict[str, Story] = {}
-    rows = conn.execute("SELECT * FROM items WHERE fetched >= ? ORDER BY fetched, id",
-                        (since.isoformat(),)).fetchall()
-    for row in rows:
+    for row in item_store.stored_since(conn, since):
         sid = row["story_id"] or row["id"]
         story = stories.setdefault(sid, Story(sid, row["title"]))
         story.items += 1
@@ -130,13 +122,11 @@ def replay_items(config: Config, rules_config: Config, db: Database,
     return [s for s in stories.values() if s.change != "none"]
 
 
-def _marks(conn: sqlite3.Connection, stories: dict[str, Story]) -> None:
+def _marks(conn: Conn, stories: dict[str, Story]) -> None:
     """Attach the rules that Not-relevant marks from Slack came from to their stories."""
-    if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'feedback'").fetchone():
+    if "feedback" not in tables(conn):
         return
-    for item_story, rules in conn.execute(
-            "SELECT COALESCE(i.story_id, f.item_id), f.rules FROM feedback f "
-            "LEFT JOIN items i ON i.id = f.item_id"):
+    for item_story, rules in actions.marked_rules(conn):
         if item_story in stories:
             stories[item_story].marked_rules |= set(json.loads(rules))
 
@@ -187,15 +177,17 @@ def replay(args: argparse.Namespace) -> int:
         print(w, file=sys.stderr)
     window: timedelta = args.since
     state = config.settings.state_path
-    if not state.exists():
+    url = database_url(config.settings.state_url, os.environ)
+    if url is None and not state.exists():
         print(f"no state file at {state}: nothing to replay (run the bot first)")
         return EXIT_FAIL
     since = SYSTEM_CLOCK.now() - window
-    db = Database.open(state, memory_copy=True)  # a copy: the state file is only read
     try:
-        stories = replay_items(config, rules_config, db, since)
-    finally:
-        db.close()
+        with read_only(url, state) as (conn, _, _):
+            stories = replay_items(config, rules_config, conn, since)
+    except StoreError as exc:
+        print(exc)
+        return EXIT_FAIL
     if args.json:
         print(json.dumps({"since": since.isoformat(), "rules": str(rules_config.path),
                           "stories": [{"id": s.id, "title": s.title, "change": s.change,

@@ -68,8 +68,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _rows(app: Any) -> dict[str, int]:
-    with app.db.lock:
-        counts = outbox.counts(app.db.conn)
+    with app.db.reading() as conn:
+        counts = outbox.counts(conn)
     return {s: counts.get(s, 0) for s in ("pending", "inflight", "dead")}
 
 

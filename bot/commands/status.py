@@ -1,70 +1,53 @@
-"""`chipwatch status`: feeds, outbox and stories from the state file, opened read-only.
+"""`chipwatch status`: feeds, outbox, stories (and, on PostgreSQL, who leads) from the
+state, opened read-only.
 
-Safe to run beside a running bot: the state file is opened with `mode=ro`, so status never
-writes, migrates or locks it for writing. Where even that fails (a read-only directory or
-file, so SQLite cannot make its shared-memory file beside it) it reads the file as
-`immutable`, a snapshot, and says so. `--json` prints the same facts for scripts.
+Safe to run beside a running bot: the state file is opened with `mode=ro` (PostgreSQL: a
+read-only session), so status never writes, migrates or locks it for writing. Where even
+that fails (a read-only directory or file, so SQLite cannot make its shared-memory file
+beside it) it reads the file as `immutable`, a snapshot, and says so. `--json` prints the
+same facts for scripts.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sqlite3
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+import os
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot import digest
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.commands.common import EXIT_FAIL, EXIT_OK, add_command, load
 from bot.config import Config
+from bot.errors import StoreError
+from bot.store import database_url, digests, outbox
+from bot.store import feeds as feed_store
+from bot.store import notices as notice_store
+from bot.store import stories as story_store
+from bot.store.base import Conn
+from bot.store.readonly import read_only, tables
 
 DEAD_SHOWN = 10
+REPLICAS_WITHIN = 300.0  # seconds: replicas heard from this recently are listed
 
 
 def register(sub: Any) -> None:
-    p = add_command(sub, "status", "show feeds, outbox and stories from the state file")
+    p = add_command(sub, "status", "show feeds, outbox, stories and replicas from the state")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     p.set_defaults(func=status)
 
 
-def _open(path: str) -> tuple[sqlite3.Connection, bool]:
-    """The state file, read-only; (connection, whether it is an immutable snapshot)."""
-    uri = Path(path).resolve().as_uri()
-    conn = sqlite3.connect(f"{uri}?mode=ro", uri=True)
-    try:
-        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
-    except sqlite3.OperationalError:
-        # A WAL database needs a -shm file beside it even to read; in a directory we may not
-        # write, `immutable` reads the file as it stands (no locks, no -shm).
-        conn.close()
-        conn = sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True)
-        snapshot = True
-    else:
-        snapshot = False
-    conn.row_factory = sqlite3.Row
-    return conn, snapshot
-
-
-def _tables(conn: sqlite3.Connection) -> set[str]:
-    return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-
-
-def _feeds(conn: sqlite3.Connection, config: Config, now: datetime,
-           tables: set[str]) -> list[dict[str, Any]]:
-    rows = {r["name"]: dict(r) for r in conn.execute("SELECT * FROM feeds")}
-    notices: dict[str, list[str]] = {}
-    if "feed_notices" in tables:
-        for feed, kind in conn.execute("SELECT feed, kind FROM feed_notices ORDER BY kind"):
-            notices.setdefault(feed, []).append(kind)
+def _feeds(conn: Conn, config: Config, now: datetime, names: set[str]) -> list[dict[str, Any]]:
+    rows = {r["name"]: dict(r) for r in feed_store.all_rows(conn)}
+    notices = notice_store.all_open(conn) if "feed_notices" in names else {}
     out = []
-    names = [f.name for f in config.feeds] + sorted(set(rows) - {f.name for f in config.feeds})
-    for name in names:
+    configured = {f.name for f in config.feeds}
+    for name in [f.name for f in config.feeds] + sorted(set(rows) - configured):
         r = rows.get(name, {})
         due = r.get("next_due")
         out.append({
-            "feed": name, "configured": name in {f.name for f in config.feeds},
+            "feed": name, "configured": name in configured,
             "last_success": r.get("last_success"), "last_attempt": r.get("last_attempt"),
             "last_status": r.get("last_status"), "last_error": r.get("last_error"),
             "ok": bool(r) and not r.get("last_error"),
@@ -77,42 +60,19 @@ def _feeds(conn: sqlite3.Connection, config: Config, now: datetime,
     return out
 
 
-def _outbox(conn: sqlite3.Connection) -> dict[str, Any]:
-    counts = {r[0]: r[1] for r in conn.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state")}
-    dead = [dict(r) for r in conn.execute(
-        "SELECT key, channel, kind, attempts, error, created FROM outbox WHERE state = 'dead' "
-        "ORDER BY id DESC LIMIT ?", (DEAD_SHOWN,))]
-    oldest = conn.execute("SELECT MIN(created) FROM outbox WHERE state = 'pending'").fetchone()[0]
+def _outbox(conn: Conn) -> dict[str, Any]:
+    counts = outbox.counts(conn)
     return {"pending": counts.get("pending", 0), "inflight": counts.get("inflight", 0),
             "sent": counts.get("sent", 0), "dead": counts.get("dead", 0),
-            "oldest_pending": oldest, "dead_rows": dead}
+            "oldest_pending": outbox.oldest_pending(conn),
+            "dead_rows": outbox.dead_rows(conn, DEAD_SHOWN)}
 
 
-def _stories(conn: sqlite3.Connection, window: timedelta, tables: set[str]) -> dict[str, Any]:
-    """Open stories as the story engine counts them: not merged away, and last seen within
-    the dedup window of the newest story."""
-    if "story_stories" not in tables:
-        return {"open": 0, "total": 0}
-    newest, total = conn.execute("SELECT MAX(last_seen), COUNT(*) FROM story_stories "
-                                 "WHERE merged_into IS NULL").fetchone()
-    if newest is None:
-        return {"open": 0, "total": 0}
-    cutoff = (datetime.fromisoformat(newest) - window).astimezone(UTC)
-    cut = cutoff.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")  # the store's fixed-width format
-    open_ = conn.execute("SELECT COUNT(*) FROM story_stories WHERE merged_into IS NULL "
-                         "AND last_seen >= ?", (cut,)).fetchone()[0]
-    return {"open": open_, "total": total}
-
-
-def _digests(conn: sqlite3.Connection, config: Config, now: datetime,
-             tables: set[str]) -> list[dict[str, Any]]:
+def _digests(conn: Conn, config: Config, now: datetime,
+             names: set[str]) -> list[dict[str, Any]]:
     """Per digested channel: alerts waiting for its next digest, and when that goes."""
     schedule = digest.digest_schedule(config.routes)
-    waiting: dict[str, tuple[int, str | None]] = {}
-    if "digest_entries" in tables:
-        waiting = {r[0]: (r[1], r[2]) for r in conn.execute(
-            "SELECT channel, COUNT(*), MIN(created) FROM digest_entries "
-            "WHERE digest_key IS NULL GROUP BY channel")}
+    waiting = digests.waiting_counts(conn) if "digest_entries" in names else {}
     out = []
     for channel in [*schedule, *sorted(set(waiting) - set(schedule))]:
         count, oldest = waiting.get(channel, (0, None))
@@ -125,20 +85,34 @@ def _digests(conn: sqlite3.Connection, config: Config, now: datetime,
     return out
 
 
-def gather(config: Config, now: datetime) -> dict[str, Any]:
-    """Everything `status` shows, as plain data; raises sqlite3.Error if unreadable."""
-    conn, snapshot = _open(str(config.settings.state_path))
-    try:
-        tables = _tables(conn)
-        if "feeds" not in tables:
-            raise sqlite3.OperationalError("no chipwatch tables (has the bot run yet?)")
-        return {"now": now.isoformat(timespec="seconds"), "state": str(config.settings.state_path),
+def _replicas(conn: Conn) -> dict[str, Any]:
+    """Who leads and every replica heard from lately (PostgreSQL only)."""
+    from bot.store import lease
+
+    lead = lease.leader(conn)
+    live = lead.holder is not None and (lead.expires_in or 0) > 0
+    return {"leader": lead.holder if live else None, "term": lead.term,
+            "lease_left_seconds": round(lead.expires_in, 1) if live and lead.expires_in else None,
+            "replicas": [{"name": r.name, "role": r.role, "term": r.term,
+                          "seen_seconds_ago": round(r.seen_ago, 1)}
+                         for r in lease.replicas(conn, REPLICAS_WITHIN)]}
+
+
+def gather(config: Config, now: datetime, url: str | None = None) -> dict[str, Any]:
+    """Everything `status` shows, as plain data; raises StoreError if unreadable."""
+    with read_only(url, config.settings.state_path) as (conn, where, snapshot):
+        names = tables(conn)
+        if "feeds" not in names:
+            raise StoreError(f"no chipwatch tables in {where} (has the bot run yet?)")
+        dedup = config.settings.dedup
+        window = dedup.window if dedup else config.raw.dedup.window
+        return {"now": now.isoformat(timespec="seconds"), "state": where,
                 "snapshot": snapshot,
-                "feeds": _feeds(conn, config, now, tables), "outbox": _outbox(conn),
-                "digests": _digests(conn, config, now, tables),
-                "stories": _stories(conn, config.raw.dedup.window, tables)}
-    finally:
-        conn.close()
+                "feeds": _feeds(conn, config, now, names), "outbox": _outbox(conn),
+                "digests": _digests(conn, config, now, names),
+                "stories": story_store.counts(conn, window) if "story_stories" in names
+                else {"open": 0, "total": 0},
+                "ha": _replicas(conn) if url is not None else None}
 
 
 def _shown_status(f: dict[str, Any]) -> str:
@@ -186,6 +160,11 @@ def render(data: dict[str, Any], now: datetime) -> str:
                      + ("" if d["configured"] else " (no longer a digest route)"))
     st = data["stories"]
     lines.append(f"stories: open={st['open']} total={st['total']}")
+    ha = data.get("ha")
+    if ha is not None:
+        lines.append(f"leader: {ha['leader'] or '(none)'} term={ha['term']}")
+        lines += [f"  replica {r['name']}: {r['role']} (seen {r['seen_seconds_ago']:.0f}s ago)"
+                  for r in ha["replicas"]]
     failing = [f["feed"] for f in data["feeds"] if f["backing_off"] or f["gone"]]
     lines.append(f"feeds: {len(data['feeds'])} total, {len(failing)} failing")
     lines += [f"  {f['feed']}: {f['last_error']}" for f in data["feeds"] if f["last_error"]]
@@ -195,14 +174,10 @@ def render(data: dict[str, Any], now: datetime) -> str:
 def status(args: argparse.Namespace, clock: Clock = SYSTEM_CLOCK) -> int:
     config = load(args, lint=False)
     now = clock.now()
-    state = config.settings.state_path
-    if not state.exists():
-        print(f"no state file at {state} (the bot has not run yet)")
-        return EXIT_FAIL
     try:
-        data = gather(config, now)
-    except sqlite3.Error as exc:
-        print(f"cannot read state file {state}: {exc}")
+        data = gather(config, now, database_url(config.settings.state_url, os.environ))
+    except StoreError as exc:
+        print(exc)
         return EXIT_FAIL
     print(json.dumps(data, indent=2) if args.json else render(data, now))
     return EXIT_OK

@@ -131,9 +131,19 @@ class EscalateConfig(_Strict):
 
 
 class StateConfig(_Strict):
-    """Where the SQLite state file lives (relative paths are from the working directory)."""
+    """Where state lives: a SQLite file (relative paths are from the config file's folder),
+    or PostgreSQL when `url` is set (`$CHIPWATCH_DATABASE_URL` overrides it)."""
 
     path: str = "state/chipwatch.db"
+    url: str | None = Field(None, pattern=r"^postgres(ql)?://")
+
+
+class HaConfig(_Strict):
+    """Replicas on PostgreSQL: a standby takes over within `failover` of the leader's loss;
+    `replica` names this process in status and /healthz (default: host name and pid)."""
+
+    failover: Duration = Field(timedelta(seconds=15), ge=timedelta(seconds=3))
+    replica: str | None = Field(None, min_length=1, max_length=60)
 
 
 class FetchConfig(_Strict):
@@ -203,6 +213,7 @@ class ChipwatchConfig(_Strict):
     routes: list[RouteConfig] = []
     slack: SlackConfig = SlackConfig()
     state: StateConfig = StateConfig()
+    ha: HaConfig = HaConfig()
     fetch: FetchConfig = FetchConfig()
     dedup: DedupConfig = DedupConfig()
     metrics: MetricsConfig = MetricsConfig()

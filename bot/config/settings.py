@@ -55,6 +55,7 @@ class Settings:
     """The compiled runtime settings of one config file."""
 
     state_path: Path
+    state_url: str | None  # PostgreSQL; None: the SQLite file at state_path
     default_interval: timedelta  # feeds without their own (a backtest's poll window)
     default_max_age: timedelta
     fetch: FetchSettings
@@ -64,6 +65,8 @@ class Settings:
     stall_after: float
     feed_health: FeedHealthConfig
     ops_channel: str | None
+    failover: float  # seconds within which a standby replica takes over
+    replica: str | None
     escalate: EscalateSettings | None = None
 
     @property
@@ -90,6 +93,7 @@ def compile_settings(raw: ChipwatchConfig, config_path: Path) -> Settings:
                     follow_joins_only=bool(d.follow_tags)) if d.enabled else None
     return Settings(
         state_path=(config_path.parent / raw.state.path).resolve(),
+        state_url=raw.state.url,
         default_interval=raw.defaults.interval,
         default_max_age=raw.defaults.max_age,
         fetch=FetchSettings(limits, f.concurrency, f.per_host, f.parse_workers, f.backoff_max),
@@ -102,6 +106,8 @@ def compile_settings(raw: ChipwatchConfig, config_path: Path) -> Settings:
         stall_after=raw.metrics.stall_after.total_seconds(),
         feed_health=raw.feed_health,
         ops_channel=raw.ops_channel,
+        failover=raw.ha.failover.total_seconds(),
+        replica=raw.ha.replica,
         escalate=_escalate(raw),
     )
 

@@ -1,43 +1,16 @@
-"""Where stories live between restarts: a `StoryStore` protocol and its SQLite version.
+"""Where stories live between restarts: the `StoryStore` protocol the engine writes through.
 
-The store keeps every member of every story (with the weighted stems computed when it
-arrived) so that a new engine replays exactly the same state. It never commits: the bot owns
-the connection and its transactions.
+Its SQL implementation is `bot.store.stories.SqlStoryStore` (all SQL lives in `bot.store`);
+the engine keeps every member of every story so that a new engine replays the same state.
 """
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Protocol
 
 from bot.dedup.stories import Member, Story
-
-STORY_SCHEMA = """
-CREATE TABLE IF NOT EXISTS story_stories (
-    id          TEXT PRIMARY KEY,
-    first_seen  TEXT NOT NULL,
-    last_seen   TEXT NOT NULL,
-    size        INTEGER NOT NULL,
-    sources     INTEGER NOT NULL,
-    merged_into TEXT
-);
-CREATE INDEX IF NOT EXISTS story_stories_live ON story_stories (merged_into, last_seen);
-CREATE TABLE IF NOT EXISTS story_items (
-    seq        INTEGER PRIMARY KEY,
-    item_id    TEXT NOT NULL,
-    story_id   TEXT NOT NULL,
-    url_key    TEXT NOT NULL,
-    title_key  TEXT NOT NULL,
-    source     TEXT NOT NULL,
-    published  TEXT NOT NULL,
-    features   TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS story_items_story ON story_items (story_id);
-"""
-"""Tables for stories and their members; run with `executescript` before use."""
 
 
 class StoryStore(Protocol):
@@ -54,68 +27,3 @@ class StoryStore(Protocol):
     def save_merge(self, loser_id: str, winner: Story) -> None:
         """Record that story `loser_id` was folded into `winner`."""
         ...
-
-
-def _ts(when: datetime) -> str:
-    """Fixed-width UTC text, so SQL string comparison orders it like time."""
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
-
-
-class SqliteStoryStore:
-    """`StoryStore` on an open `sqlite3.Connection`; creates its tables, never commits."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
-        for statement in STORY_SCHEMA.split(";"):
-            if statement.strip():
-                conn.execute(statement)
-
-    def load(self, window: timedelta) -> list[tuple[str, list[Member]]]:
-        row = self._conn.execute(
-            "SELECT max(last_seen) FROM story_stories WHERE merged_into IS NULL"
-        ).fetchone()
-        if row is None or row[0] is None:
-            return []
-        cutoff = _ts(datetime.fromisoformat(row[0]) - window)
-        by_story: dict[str, list[Member]] = {}
-        cursor = self._conn.execute(
-            "SELECT i.seq, i.item_id, i.story_id, i.url_key, i.title_key, i.source,"
-            " i.published, i.features FROM story_items i JOIN story_stories s"
-            " ON s.id = i.story_id WHERE s.merged_into IS NULL AND s.last_seen >= ?"
-            " ORDER BY i.seq",
-            (cutoff,),
-        )
-        for seq, item_id, story_id, url_key, title_key, source, published, feats in cursor:
-            by_story.setdefault(story_id, []).append(
-                Member(seq=seq, item_id=item_id, features=json.loads(feats),
-                       title_key=title_key, url_key=url_key, source=source,
-                       published=datetime.fromisoformat(published))
-            )
-        return list(by_story.items())
-
-    def save_item(self, story: Story, member: Member) -> None:
-        self._upsert(story)
-        self._conn.execute(
-            "INSERT OR REPLACE INTO story_items (seq, item_id, story_id, url_key, title_key,"
-            " source, published, features) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (member.seq, member.item_id, story.id, member.url_key, member.title_key,
-             member.source, _ts(member.published),
-             json.dumps(member.features, separators=(",", ":"))),
-        )
-
-    def save_merge(self, loser_id: str, winner: Story) -> None:
-        self._upsert(winner)
-        self._conn.execute("UPDATE story_items SET story_id = ? WHERE story_id = ?",
-                           (winner.id, loser_id))
-        self._conn.execute("UPDATE story_stories SET merged_into = ? WHERE id = ?",
-                           (winner.id, loser_id))
-
-    def _upsert(self, story: Story) -> None:
-        self._conn.execute(
-            "INSERT INTO story_stories (id, first_seen, last_seen, size, sources)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET"
-            " first_seen = excluded.first_seen, last_seen = excluded.last_seen,"
-            " size = excluded.size, sources = excluded.sources",
-            (story.id, _ts(story.first_seen), _ts(story.last_seen), story.size,
-             len(story.sources)),
-        )

@@ -31,6 +31,7 @@ from bot.runtime.parts import Parts
 from bot.slack.blocks import Message
 from bot.slack.notifier import LocalNotifier, Posted
 from bot.store import items as item_store
+from bot.store import outbox
 
 SHOWN_AGAIN = 1  # a feed document's older items shown with its new ones
 KEEP_ITEMS = timedelta(days=14)  # the in-memory store forgets items older than this
@@ -165,14 +166,11 @@ class Backtest:
         yield from self._describe(at, self.recorder.posts[before:])
 
     def _describe(self, at: datetime, posts: list[tuple[str, str]]) -> Iterator[Sent]:
-        conn = self.parts.db.conn
         for channel, key in posts:
             edit = key.startswith("edit:")
             key = key.removeprefix("edit:")
-            row = conn.execute(
-                """SELECT o.kind, o.channel, o.story_id, o.item_id, i.title, i.rules, i.tags,
-                          i.severity FROM outbox o LEFT JOIN items i ON i.id = o.item_id
-                   WHERE o.key = ?""", (key,)).fetchone()
+            with self.parts.db.reading() as conn:
+                row = outbox.with_item(conn, key)
             if row is None:
                 continue
             kind = "update" if edit else KIND.get(row["kind"], row["kind"])

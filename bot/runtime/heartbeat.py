@@ -26,6 +26,8 @@ class Heartbeat:
         """Mark the scheduler alive, in memory and in the file."""
         self.last = self.clock.monotonic()
         try:
+            # With state in PostgreSQL nothing else creates the state file's folder.
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             self.path.write_text(self.clock.now().isoformat())
         except OSError as exc:
             log.warning("heartbeat_failed path=%s error=%s", self.path, exc.strerror)

@@ -3,20 +3,17 @@ heartbeat, digest periods and the config-file watch."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import zlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot import digest
-from bot.config.compile import Config
 from bot.models import FeedSpec
 from bot.runtime import heartbeat
 from bot.runtime.parts import Parts
@@ -53,8 +50,8 @@ def build_scheduler(parts: Parts, poll: PollJob) -> BackgroundScheduler:
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE},
     )
     now = parts.clock.now()
-    with parts.db.lock:
-        states = feed_store.load_states(parts.db.conn)
+    with parts.db.reading() as conn:
+        states = feed_store.load_states(conn)
     for feed in config.feeds:
         add_feed_job(scheduler, poll, feed, first_run(feed, states.get(feed.name), now))
     scheduler.add_job(parts.heartbeat.beat, IntervalTrigger(seconds=heartbeat.EVERY),
@@ -78,18 +75,3 @@ def flush_digests(parts: Parts) -> None:
     """Queue the digests of periods that closed, and wake the sender."""
     if digest.flush(parts.db, parts.live.current.routes, parts.clock.now()):
         parts.wake.set()
-
-
-def reschedule(scheduler: BaseScheduler, poll: PollJob, old: Config, new: Config,
-               parts: Parts) -> None:
-    """Follow a config swap: drop removed feeds' jobs, (re)add changed and new ones."""
-    before = {f.name: f for f in old.feeds}
-    after = {f.name: f for f in new.feeds}
-    for name in before:
-        if name not in after:
-            with contextlib.suppress(JobLookupError):
-                scheduler.remove_job(f"feed:{name}")
-    now = parts.clock.now()
-    for name, feed in after.items():
-        if before.get(name) != feed:
-            add_feed_job(scheduler, poll, feed, now)

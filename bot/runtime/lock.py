@@ -17,7 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from bot.errors import StateInUse, StoreError
-from bot.store.db import Database
+from bot.store.base import Store
+from bot.store.sqlite import SqliteStore
 
 log = logging.getLogger("chipwatch.runtime")
 
@@ -27,19 +28,13 @@ def lock_path(state: Path) -> Path:
     return state.with_name(state.name + ".lock")
 
 
-def in_memory(db: Database) -> bool:
-    """Whether `db` is an in-memory database (a dry run's copy, a backtest): nobody else can
-    write it, so there is nothing to guard."""
-    with db.lock:
-        row = db.conn.execute("PRAGMA database_list").fetchone()
-    return not row[2]  # the main database's file name is empty in memory
-
-
 @contextlib.contextmanager
-def hold_state(db: Database) -> Iterator[None]:
+def hold_state(db: Store) -> Iterator[None]:
     """Hold the state for this process for the duration of the block; raises StateInUse
-    (naming the holder's pid) when another process holds it."""
-    if in_memory(db):
+    (naming the holder's pid) when another process holds it. Only a SQLite file is locked:
+    an in-memory one (a dry run's copy, a backtest) has nobody else to guard against, and
+    replicas on PostgreSQL take turns through the lease (`runtime.leader`)."""
+    if not isinstance(db, SqliteStore) or db.in_memory:
         yield
         return
     path = lock_path(Path(db.path))

@@ -1,127 +1,164 @@
-"""One pass over every feed (`run --once`), or the scheduled loop until stopped (`run`)."""
+"""One pass over every feed (`run --once`), or the scheduled loop until stopped (`run`).
+
+The loop follows the leadership (`parts.leader`): while this replica leads it runs the
+duties (scheduler, processor, sender); while another leads it waits hot, config loaded and
+database connected, ready to take over. /metrics and /healthz answer in both roles.
+"""
 
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any
 
 from bot import digest
-from bot.deliver import DrainReport
+from bot.errors import StoreError
 from bot.metrics import MetricsServer
-from bot.models import FeedSpec
 from bot.pipeline import PollReport
+from bot.runtime import heartbeat
+from bot.runtime.duties import Duties, count_drain
+from bot.runtime.leader import LEADER, STANDBY
 from bot.runtime.lock import hold_state
 from bot.runtime.parts import Parts
-from bot.runtime.processor import Processor
 
 log = logging.getLogger("chipwatch.runtime")
 SEND_WAIT_ONCE = 5.0  # a one-shot run waits this long for per-channel slots and Retry-Afters
-SENDER_JOIN = 60.0
 
 
 def run_once(parts: Parts) -> list[PollReport]:
     """Poll every feed once (concurrently), queue closed digests, deliver; the reports.
-    Holds the state for the whole pass (raises StateInUse if another bot holds it)."""
+    Holds the state for the whole pass (raises StateInUse if another bot holds it); with
+    replicas, it takes the lead for its duration (or fails if another replica has it)."""
     with hold_state(parts.db):
         return _run_once(parts)
 
 
 def _run_once(parts: Parts) -> list[PollReport]:
-    parts.sender.recover()
-    config = parts.live.current
-    reports = parts.poller.poll_all(config.feeds, force=True)
-    digest.flush(parts.db, config.routes, parts.clock.now())
-    # Longer backoffs (Slack down) are left in the outbox for the next run.
-    count_drain(parts, parts.sender.drain(parts.stop, max_wait=SEND_WAIT_ONCE))
-    if parts.escalator.flush():  # parents just posted can now be linked
+    parts.leader.tick()
+    if not parts.leader.may_act():
+        raise StoreError(f"replica {parts.leader.leader_name} leads: a one-shot run would "
+                         "compete with it")
+    parts.leader.start()  # keeps the lead while the run lasts
+    try:
+        parts.sender.recover()
+        config = parts.live.current
+        reports = parts.poller.poll_all(config.feeds, force=True)
+        digest.flush(parts.db, config.routes, parts.clock.now())
+        # Longer backoffs (Slack down) are left in the outbox for the next run.
         count_drain(parts, parts.sender.drain(parts.stop, max_wait=SEND_WAIT_ONCE))
+        if parts.escalator.flush():  # parents just posted can now be linked
+            count_drain(parts, parts.sender.drain(parts.stop, max_wait=SEND_WAIT_ONCE))
+    finally:
+        parts.leader.release()
     return reports
 
 
+class Follower:
+    """Runs the duties while this replica leads; the /healthz view of it."""
+
+    def __init__(self, parts: Parts) -> None:
+        self.parts = parts
+        self.duties: Duties | None = None
+        self.changes = 0
+        self._beat = 0.0
+
+    def step(self) -> None:
+        """Start or stop the duties to match the role (the lease thread keeps it)."""
+        leader, parts = self.parts.leader, self.parts
+        leading = leader.may_act()
+        if leading and self.duties is None:
+            self.changes += 1
+            log.info("role replica=%s role=leader term=%s", leader.name, leader.term)
+            self.duties = Duties(parts)
+            try:
+                self.duties.start()
+            except StoreError as exc:  # fenced or unreachable while settling: follow again
+                log.warning("leader_start_failed error=%s", exc)
+                self.duties.close(lost=True)
+                self.duties = None
+        elif not leading and self.duties is not None:
+            self.changes += 1
+            log.warning("role replica=%s role=standby leader=%s", leader.name,
+                        leader.leader_name)
+            self.duties.close(lost=True)
+            self.duties = None
+        if self.duties is None and parts.clock.monotonic() - self._beat >= heartbeat.EVERY:
+            parts.heartbeat.beat()  # a standby is alive too: its loop beats for it
+            self._beat = parts.clock.monotonic()
+
+    def close(self) -> None:
+        if self.duties is not None:
+            self.duties.close()
+            self.duties = None
+        self.parts.leader.release()
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        """Healthy when the scheduler (or, on a standby, the loop) beat recently, the
+        processor thread runs and Slack takes our token (a refused token stops all sending);
+        says this replica's role and who leads."""
+        parts = self.parts
+        age, limit = parts.heartbeat.age(), parts.live.current.settings.stall_after
+        duties = self.duties
+        processing = duties is None or duties.alive()
+        halted = parts.sender.halted
+        return age <= limit and processing and halted is None, {
+            "heartbeat_age_seconds": round(age, 1), "stall_after_seconds": limit,
+            "processor_alive": processing, "sending_halted": halted,
+            "replica": parts.leader.name,
+            "role": LEADER if duties is not None else STANDBY,
+            "leader": parts.leader.leader_name, "term": parts.leader.term}
+
+
 def run_forever(parts: Parts, listen: str | None) -> None:
-    """Poll on schedule until `parts.stop` is set: scheduler jobs fetch, the processor thread
-    records, the sender thread delivers; /metrics and /healthz on `listen` if given.
-    Holds the state until stopped (raises StateInUse if another bot holds it)."""
+    """Until `parts.stop` is set: lead (poll, record, send) or stand by; /metrics and
+    /healthz on `listen` if given. Holds the state until stopped (raises StateInUse if
+    another bot holds a SQLite file; replicas on PostgreSQL share theirs through the lease)."""
     with hold_state(parts.db):
         _run_forever(parts, listen)
 
 
 def _run_forever(parts: Parts, listen: str | None) -> None:
-    parts.sender.recover()
-    processor = Processor(parts.poller)
-    processor.start()
-    sender = threading.Thread(target=send_loop, args=[parts], name="sender", daemon=True)
-    sender.start()
-
-    server = serve_metrics(parts, listen, processor)
-    if parts.interactions is not None:
-        parts.interactions.start()
-
-    def poll(feed: FeedSpec) -> None:
-        fetched = parts.poller.fetch_if_due(feed)
-        if fetched is not None:
-            processor.submit(fetched)
-
-    # APScheduler and the reloader only for the scheduled loop: `run --once` (often from
-    # cron) does not pay for importing them.
-    from bot.runtime.jobs import build_scheduler, reschedule
-    from bot.runtime.reload import Reloader
-
-    scheduler = build_scheduler(parts, poll)
-    Reloader(parts.live, parts.db, parts.clock, parts.wake,
-             lambda old, new: reschedule(scheduler, poll, old, new, parts)).install(scheduler)
-    scheduler.start()
+    follower = Follower(parts)
+    watch_role(parts, follower)
+    server = serve_metrics(parts, listen, follower)
     config = parts.live.current
-    log.info("started feeds=%d rules=%d routes=%d", len(config.feeds), len(config.rules),
-             len(config.routes))
+    log.info("started feeds=%d rules=%d routes=%d replica=%s", len(config.feeds),
+             len(config.rules), len(config.routes), parts.leader.name)
+    parts.leader.tick()  # the first answer before the first step: lead at once if free
+    parts.leader.start()
     try:
-        while not parts.stop.wait(1.0):
-            pass
+        while True:
+            follower.step()
+            if parts.stop.wait(parts.leader.interval):
+                break
     finally:
-        if parts.interactions is not None:
-            parts.interactions.close()
-        scheduler.shutdown(wait=True)
-        processor.close()
-        parts.wake.set()
-        sender.join(timeout=SENDER_JOIN)
+        follower.close()
         if server is not None:
             server.close()
         parts.heartbeat.clear()
         log.info("stopped")
 
 
+def watch_role(parts: Parts, follower: Follower) -> None:
+    """Export the role: 1 for this replica's role, and the term it leads in."""
+    leader = parts.leader
+
+    def role() -> dict[str, float]:
+        mine = LEADER if follower.duties is not None else STANDBY
+        return {LEADER: float(mine == LEADER), STANDBY: float(mine == STANDBY)}
+
+    parts.metrics.watch("chipwatch_replica_role", "This replica's role (1 for the current "
+                        "one).", "role", role)
+    parts.metrics.watch("chipwatch_leader_term", "The lease term this replica leads in "
+                        "(absent on a standby).", "replica",
+                        lambda: {} if leader.term is None else {leader.name: float(leader.term)})
+    parts.metrics.watch("chipwatch_role_changes", "Times this replica took or lost the lead.",
+                        "replica", lambda: {leader.name: float(follower.changes)})
+
+
 def serve_metrics(parts: Parts, listen: str | None,
-                  processor: Processor | None = None) -> MetricsServer | None:
+                  follower: Follower | None = None) -> MetricsServer | None:
     """Start /metrics and /healthz on `listen` (host:port), if given."""
     if not listen:
         return None
-    return MetricsServer(listen, parts.metrics, lambda: health(parts, processor)).start()
-
-
-def health(parts: Parts, processor: Processor | None) -> tuple[bool, dict[str, Any]]:
-    """Healthy when the scheduler beat recently, the processor thread (if any) runs and
-    Slack takes our token (a refused token stops all sending)."""
-    age, limit = parts.heartbeat.age(), parts.live.current.settings.stall_after
-    processing = processor is None or processor.alive()
-    halted = parts.sender.halted
-    return age <= limit and processing and halted is None, {
-        "heartbeat_age_seconds": round(age, 1), "stall_after_seconds": limit,
-        "processor_alive": processing, "sending_halted": halted}
-
-
-def send_loop(parts: Parts) -> None:
-    """The sender thread: drain, then sleep until woken or a second passed."""
-    while not parts.stop.is_set():
-        try:
-            parts.escalator.flush()
-            count_drain(parts, parts.sender.drain(parts.stop, max_wait=2.0))
-        except Exception:
-            log.exception("sender_failed")
-        parts.wake.wait(1.0)
-        parts.wake.clear()
-
-
-def count_drain(parts: Parts, report: DrainReport) -> None:
-    parts.metrics.slack_retries.inc(report.failed)
-    parts.metrics.slack_dead.inc(report.dead)
+    view = follower or Follower(parts)
+    return MetricsServer(listen, parts.metrics, view.health).start()

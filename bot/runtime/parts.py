@@ -12,20 +12,22 @@ from bot.escalate import Escalator
 from bot.metrics import Metrics
 from bot.poller import Poller
 from bot.runtime.heartbeat import Heartbeat
+from bot.runtime.leader import Leader
 from bot.slack.interactions import Interactions
-from bot.store.db import Database
+from bot.store.base import Store
 
 
 class Parts(Protocol):
     """The parts of a configured bot that the runtime drives."""
 
     live: LiveConfig
-    db: Database
+    db: Store
     poller: Poller
     sender: Sender
     clock: Clock
     metrics: Metrics
     heartbeat: Heartbeat
+    leader: Leader  # who may act: always this one on SQLite
     escalator: Escalator  # queues escalation posts once their parent can be linked
     interactions: Interactions | None  # Socket Mode (buttons, /chipwatch), when enabled
     stop: threading.Event  # set to stop the loop (SIGTERM, SIGINT)

@@ -6,6 +6,7 @@ import logging
 import queue
 import threading
 
+from bot.errors import StoreError
 from bot.pipeline import Fetched
 from bot.poller import BATCH_MAX, Poller, take_batch
 
@@ -43,5 +44,7 @@ class Processor:
                 continue
             try:
                 self.poller.process(batch)
+            except StoreError as exc:  # fenced, or the database went away: fetched again later
+                log.warning("batch_failed feeds=%d error=%s", len(batch), exc)
             except Exception:  # the processor must outlive any one batch
                 log.exception("batch_failed feeds=%d", len(batch))

@@ -29,12 +29,13 @@ from bot.config.validate import validate
 from bot.errors import ConfigError, Problem
 from bot.slack.blocks import Message, cut, escape
 from bot.store import outbox
-from bot.store.db import Database
+from bot.store.base import Store
 
 log = logging.getLogger("chipwatch.reload")
 POLL_SECONDS = 2.0
 # Settings a running bot does not swap: they are built into long-lived objects.
-RESTART_SETTINGS = ("state_path", "slack", "fetch", "metrics_listen", "dedup")
+RESTART_SETTINGS = ("state_path", "state_url", "slack", "fetch", "metrics_listen", "dedup",
+                    "failover", "replica")
 OnSwap = Callable[[Config, Config], None]
 NOTICE_LINES = 20
 
@@ -74,7 +75,7 @@ class Reloader:
     """Watches the running config's file and swaps in good edits; `on_swap(old, new)` lets
     the owner follow a swap (the loop reschedules feed jobs)."""
 
-    def __init__(self, live: LiveConfig, db: Database, clock: Clock, wake: threading.Event,
+    def __init__(self, live: LiveConfig, db: Store, clock: Clock, wake: threading.Event,
                  on_swap: OnSwap) -> None:
         self.live, self.db, self.clock, self.wake = live, db, clock, wake
         self.on_swap = on_swap

@@ -8,7 +8,6 @@ parent (an update through the outbox) and is told to the ops channel (audit).
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,7 +16,8 @@ from bot.marks import refresh_parent
 from bot.slack.blocks import escape
 from bot.slack.buttons import MUTE_RULE, MUTE_STORY, NOT_RELEVANT
 from bot.slack.requests import ButtonPress
-from bot.store import actions
+from bot.store import actions, outbox
+from bot.store.base import Conn
 from bot.store.outbox import OutboxRow
 
 RULE_MUTE_SPAN = timedelta(hours=24)
@@ -45,17 +45,16 @@ class Result:
     target: str | None = None
 
 
-def _find(conn: sqlite3.Connection, p: ButtonPress) -> OutboxRow | None:
+def _find(conn: Conn, p: ButtonPress) -> OutboxRow | None:
     row = actions.parent_by_message(conn, p.channel_id, p.message_ts)
     if row is None and p.value.startswith("alert|"):
-        r = conn.execute("SELECT channel_id, ts FROM outbox WHERE key = ?",
-                         (p.value,)).fetchone()
-        if r and r[0] and r[1]:
-            row = actions.parent_by_message(conn, r[0], r[1])
+        posted = outbox.posted_at(conn, p.value)
+        if posted is not None:
+            row = actions.parent_by_message(conn, *posted)
     return row
 
 
-def press(conn: sqlite3.Connection, p: ButtonPress, ctx: Context) -> Result:
+def press(conn: Conn, p: ButtonPress, ctx: Context) -> Result:
     """Apply one button press."""
     parent = _find(conn, p)
     if parent is None or parent.story_id is None or parent.item_id is None:

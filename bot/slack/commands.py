@@ -3,14 +3,14 @@ ephemeral (only the caller sees them); mute and unmute are admin actions, audite
 
 from __future__ import annotations
 
-import sqlite3
-
 from bot.commands.explain import render, report
 from bot.config.duration import parse_duration
 from bot.slack.actions import Context, Result
 from bot.slack.blocks import escape
 from bot.slack.requests import Command
 from bot.store import actions, outbox
+from bot.store import feeds as feed_store
+from bot.store.base import Conn
 from bot.text import visible
 
 MUTE_MAX_DAYS = 30
@@ -30,7 +30,7 @@ def escape_lines(text: str) -> str:
     return text.replace("<", "&lt;").replace(">", "&gt;").replace("```", "` ` `")
 
 
-def command(conn: sqlite3.Connection, c: Command, ctx: Context) -> Result:
+def command(conn: Conn, c: Command, ctx: Context) -> Result:
     """Answer (and for mute/unmute, apply) one slash command."""
     handler = {"explain": _explain, "status": _status, "mute": _mute, "unmute": _unmute,
                "mutes": _mutes, "feedback": _feedback}.get(c.verb)
@@ -43,17 +43,16 @@ def command(conn: sqlite3.Connection, c: Command, ctx: Context) -> Result:
     return handler(conn, c, ctx)
 
 
-def _explain(conn: sqlite3.Connection, c: Command, ctx: Context) -> Result:
+def _explain(conn: Conn, c: Command, ctx: Context) -> Result:
     headline = " ".join(c.args)
     if not headline:
         return Result("answered", "Usage: `/chipwatch explain HEADLINE`")
     return Result("answered", _code(render(report(ctx.config, headline, now=ctx.now))))
 
 
-def _status(conn: sqlite3.Connection, c: Command, ctx: Context) -> Result:
+def _status(conn: Conn, c: Command, ctx: Context) -> Result:
     counts = outbox.counts(conn)
-    feeds, failing = conn.execute(
-        "SELECT COUNT(*), COALESCE(SUM(errors > 0), 0) FROM feeds").fetchone()
+    feeds, failing = feed_store.polled_and_failing(conn)
     rules = actions.muted_rules(conn, ctx.now)
     lines = [f"feeds: {len(ctx.config.feeds)} configured, {feeds} polled, {failing} failing",
              "outbox: " + ", ".join(f"{counts.get(s, 0)} {s}"
@@ -63,7 +62,7 @@ def _status(conn: sqlite3.Connection, c: Command, ctx: Context) -> Result:
     return Result("answered", _code("\n".join(lines)))
 
 
-def _mute(conn: sqlite3.Connection, c: Command, ctx: Context) -> Result:
+def _mute(conn: Conn, c: Command, ctx: Context) -> Result:
     if len(c.args) != 2:
         return Result("answered", "Usage: `/chipwatch mute RULE DURATION` (e.g. `24h`, `7d`)")
     rule, span = c.args
@@ -81,7 +80,7 @@ def _mute(conn: sqlite3.Connection, c: Command, ctx: Context) -> Result:
                   f"<@{c.user}> muted rule `{rule}` until {until:%Y-%m-%d %H:%M} UTC", rule)
 
 
-def _unmute(conn: sqlite3.Connection, c: Command, ctx: Context) -> Result:
+def _unmute(conn: Conn, c: Command, ctx: Context) -> Result:
     if len(c.args) != 1:
         return Result("answered", "Usage: `/chipwatch unmute RULE`")
     rule = c.args[0]
@@ -90,7 +89,7 @@ def _unmute(conn: sqlite3.Connection, c: Command, ctx: Context) -> Result:
     return Result("applied", f"Unmuted `{rule}`.", f"<@{c.user}> unmuted rule `{rule}`", rule)
 
 
-def _mutes(conn: sqlite3.Connection, c: Command, ctx: Context) -> Result:
+def _mutes(conn: Conn, c: Command, ctx: Context) -> Result:
     rules = actions.muted_rules(conn, ctx.now)
     lines = [f"rule {r} until {until:%Y-%m-%d %H:%M} UTC (by {who})"
              for r, (until, who) in rules.items()]
@@ -99,7 +98,7 @@ def _mutes(conn: sqlite3.Connection, c: Command, ctx: Context) -> Result:
     return Result("answered", _code("\n".join(lines) or "nothing is muted"))
 
 
-def _feedback(conn: sqlite3.Connection, c: Command, ctx: Context) -> Result:
+def _feedback(conn: Conn, c: Command, ctx: Context) -> Result:
     lines = [f"{m.created:%Y-%m-%d %H:%M} {m.user_id} [{','.join(m.rules)}] {m.title[:120]}"
              for m in actions.marks(conn, 10)]
     return Result("answered", _code("\n".join(lines) or "no not-relevant marks yet"))

@@ -33,7 +33,7 @@ from bot.slack.requests import ButtonPress, Command, Request, parse
 from bot.slack.web import Admins, SlackWeb
 from bot.store import actions
 from bot.store import outbox as outbox_store
-from bot.store.db import Database
+from bot.store.base import Store
 
 log = logging.getLogger("chipwatch.slack")
 LOCK_WAIT = 1.5  # seconds to wait for the state before acknowledging first
@@ -51,7 +51,7 @@ class Handled:
 class Interactions:
     """Applies requests from Slack; `start` connects the Socket Mode client."""
 
-    def __init__(self, db: Database, live: LiveConfig, clock: Clock, admins: Admins,
+    def __init__(self, db: Store, live: LiveConfig, clock: Clock, admins: Admins,
                  web: SlackWeb | None, wake: Callable[[], None] = lambda: None,
                  app_token: str | None = None) -> None:
         self.db, self.live, self.clock, self.admins, self.web = db, live, clock, admins, web

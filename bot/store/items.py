@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot.dedup.normalize import normalize_title, normalize_url
 from bot.models import Item, Match
+from bot.store.base import Conn
 
 # A feed re-issuing the same headline under a new guid within this span is the same item.
 SAME_TITLE_SPAN = timedelta(days=7)
 _CHUNK = 500
 
 
-def _existing(conn: sqlite3.Connection, column: str, values: Sequence[str],
+def _existing(conn: Conn, column: str, values: Sequence[str],
               extra: str = "", params: tuple[object, ...] = ()) -> set[str]:
     found: set[str] = set()
     for i in range(0, len(values), _CHUNK):
@@ -26,7 +27,7 @@ def _existing(conn: sqlite3.Connection, column: str, values: Sequence[str],
     return found
 
 
-def unseen(conn: sqlite3.Connection, items: Iterable[Item], now: datetime) -> list[Item]:
+def unseen(conn: Conn, items: Iterable[Item], now: datetime) -> list[Item]:
     """The items never seen before, in order, each once."""
     items = list(items)
     if not items:
@@ -57,14 +58,14 @@ def unseen(conn: sqlite3.Connection, items: Iterable[Item], now: datetime) -> li
     return out
 
 
-def insert(conn: sqlite3.Connection, item: Item, match: Match | None, status: str,
+def insert(conn: Conn, item: Item, match: Match | None, status: str,
            story_id: str | None) -> None:
     """Record an item as seen, with what the rules said and what became of it."""
     conn.execute(
         """
-        INSERT OR IGNORE INTO items (id, feed, link_norm, title_norm, title, link, summary,
+        INSERT INTO items (id, feed, link_norm, title_norm, title, link, summary,
             source, published, fetched, story_id, rules, tags, severity, status)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
         """,
         (item.id, item.feed, normalize_url(item.link) if item.link else "",
          normalize_title(item.title), item.title, item.link, item.summary, item.source,
@@ -75,7 +76,28 @@ def insert(conn: sqlite3.Connection, item: Item, match: Match | None, status: st
     )
 
 
-def prune(conn: sqlite3.Connection, before: datetime) -> int:
+def has_items(conn: Conn, feed: str) -> bool:
+    """Whether anything of `feed` was ever recorded."""
+    return conn.execute("SELECT 1 FROM items WHERE feed = ? LIMIT 1", (feed,)).fetchone() \
+        is not None
+
+
+def stored_since(conn: Conn, since: datetime) -> list[Any]:
+    """Items fetched since `since`, oldest first (rows: every `items` column)."""
+    return list(conn.execute("SELECT * FROM items WHERE fetched >= ? ORDER BY fetched, id",
+                             (since.isoformat(),)).fetchall())
+
+
+def feed_times(conn: Conn, feed: str, most: int) -> list[datetime]:
+    """The latest `most` distinct times items of `feed` appeared (the earlier of published
+    and fetched), newest first."""
+    rows = conn.execute(
+        "SELECT DISTINCT CASE WHEN published < fetched THEN published ELSE fetched END AS t "
+        "FROM items WHERE feed = ? ORDER BY t DESC LIMIT ?", (feed, most)).fetchall()
+    return [datetime.fromisoformat(r[0]) for r in rows]
+
+
+def prune(conn: Conn, before: datetime) -> int:
     """Forget items first seen before `before` (a backtest keeps its in-memory store to a
     window); returns how many."""
-    return conn.execute("DELETE FROM items WHERE fetched < ?", (before.isoformat(),)).rowcount
+    return int(conn.execute("DELETE FROM items WHERE fetched < ?", (before.isoformat(),)).rowcount)

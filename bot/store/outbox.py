@@ -10,12 +10,13 @@ are found through `threads`.
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from bot.slack.blocks import Message
+from bot.store.base import Conn
 
 
 class Kind(StrEnum):
@@ -63,7 +64,7 @@ class OutboxRow:
     maybe_sent: bool = False  # the last attempt got no clear answer: Slack may have it
 
 
-def _row(r: sqlite3.Row, thread_ts: str | None = None) -> OutboxRow:
+def _row(r: Any, thread_ts: str | None = None) -> OutboxRow:
     payload = json.loads(r["payload"])
     return OutboxRow(r["id"], r["key"], r["channel"], Kind(r["kind"]), r["story_id"],
                      r["item_id"], Message(payload["text"], payload["blocks"]), r["attempts"],
@@ -78,20 +79,21 @@ _WITH_PARENT = """SELECT o.*, p.ts AS parent_ts FROM outbox o
     WHERE o.state = ? ORDER BY o.id"""
 
 
-def enqueue(conn: sqlite3.Connection, key: str, channel: str, kind: Kind, message: Message,
+def enqueue(conn: Conn, key: str, channel: str, kind: Kind, message: Message,
             now: datetime, story_id: str | None = None, item_id: str | None = None) -> int | None:
     """Add a row unless one with this key exists; returns the new row id or None."""
-    cur = conn.execute(
-        """INSERT OR IGNORE INTO outbox (key, channel, kind, story_id, item_id, payload,
-               next_attempt, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+    row = conn.execute(
+        """INSERT INTO outbox (key, channel, kind, story_id, item_id, payload,
+               next_attempt, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT DO NOTHING RETURNING id""",
         (key, channel, kind, story_id, item_id,
          json.dumps({"text": message.text, "blocks": message.blocks}), now.isoformat(),
          now.isoformat()),
-    )
-    return cur.lastrowid if cur.rowcount else None
+    ).fetchone()
+    return int(row[0]) if row else None
 
 
-def parent(conn: sqlite3.Connection, story_id: str, channel: str) -> OutboxRow | None:
+def parent(conn: Conn, story_id: str, channel: str) -> OutboxRow | None:
     """The parent alert row of a story in a channel, if there is one."""
     r = conn.execute(
         """SELECT o.* FROM threads t JOIN outbox o ON o.id = t.outbox_id
@@ -99,26 +101,27 @@ def parent(conn: sqlite3.Connection, story_id: str, channel: str) -> OutboxRow |
     return _row(r) if r else None
 
 
-def set_parent(conn: sqlite3.Connection, story_id: str, channel: str, outbox_id: int) -> None:
-    conn.execute("INSERT OR REPLACE INTO threads (story_id, channel, outbox_id) VALUES (?, ?, ?)",
+def set_parent(conn: Conn, story_id: str, channel: str, outbox_id: int) -> None:
+    conn.execute("INSERT INTO threads (story_id, channel, outbox_id) VALUES (?, ?, ?) "
+                 "ON CONFLICT (story_id, channel) DO UPDATE SET outbox_id = excluded.outbox_id",
                  (story_id, channel, outbox_id))
 
 
-def pending(conn: sqlite3.Connection) -> list[tuple[OutboxRow, datetime]]:
+def pending(conn: Conn) -> list[tuple[OutboxRow, datetime]]:
     """Every pending row with its next attempt time, oldest first; replies and updates
     carry their parent's ts (None while the parent is unsent)."""
     rows = conn.execute(_WITH_PARENT, (State.PENDING,)).fetchall()
     return [(_row(r, r["parent_ts"]), datetime.fromisoformat(r["next_attempt"])) for r in rows]
 
 
-def parent_channel_id(conn: sqlite3.Connection, row: OutboxRow) -> str | None:
+def parent_channel_id(conn: Conn, row: OutboxRow) -> str | None:
     r = conn.execute(
         """SELECT p.channel_id FROM threads t JOIN outbox p ON p.id = t.outbox_id
            WHERE t.story_id = ? AND t.channel = ?""", (row.story_id, row.channel)).fetchone()
     return r[0] if r else None
 
 
-def mark(conn: sqlite3.Connection, row_id: int, state: State, *, now: datetime,
+def mark(conn: Conn, row_id: int, state: State, *, now: datetime,
          ts: str | None = None, channel_id: str | None = None, error: str | None = None,
          next_attempt: datetime | None = None, maybe_sent: bool | None = None,
          attempt: bool = True) -> None:
@@ -133,18 +136,19 @@ def mark(conn: sqlite3.Connection, row_id: int, state: State, *, now: datetime,
                maybe_sent = COALESCE(?, maybe_sent)
            WHERE id = ?""",
         (state, ts, channel_id, error, attempt, state, state, now.isoformat(),
-         next_attempt.isoformat() if next_attempt else None, maybe_sent, row_id),
+         next_attempt.isoformat() if next_attempt else None,
+         None if maybe_sent is None else int(maybe_sent), row_id),
     )
 
 
-def inflight(conn: sqlite3.Connection) -> list[tuple[OutboxRow, datetime]]:
+def inflight(conn: Conn) -> list[tuple[OutboxRow, datetime]]:
     """Rows a crash left mid-send, each with when its send began; replies and updates carry
     their parent's ts (a reply is looked for in its thread)."""
     rows = conn.execute(_WITH_PARENT, (State.INFLIGHT,)).fetchall()
     return [(_row(r, r["parent_ts"]), datetime.fromisoformat(r["next_attempt"])) for r in rows]
 
 
-def requeue(conn: sqlite3.Connection, now: datetime, *, dead: bool) -> tuple[int, int]:
+def requeue(conn: Conn, now: datetime, *, dead: bool) -> tuple[int, int]:
     """Make pending rows due now (their backoff forgotten) and, with `dead`, send dead
     letters again from scratch; returns (dead letters requeued, pending rows made due)."""
     revived = 0
@@ -157,19 +161,35 @@ def requeue(conn: sqlite3.Connection, now: datetime, *, dead: bool) -> tuple[int
     return revived, due
 
 
-def known_channel_id(conn: sqlite3.Connection, channel: str) -> str | None:
+def with_item(conn: Conn, key: str) -> Any:
+    """The row `key` with what its item said: kind, channel, story_id, item_id, and the
+    item's title, rules, tags and severity (None without an item); None if no such row."""
+    return conn.execute(
+        """SELECT o.kind, o.channel, o.story_id, o.item_id, i.title, i.rules, i.tags,
+                  i.severity FROM outbox o LEFT JOIN items i ON i.id = o.item_id
+           WHERE o.key = ?""", (key,)).fetchone()
+
+
+def posted_at(conn: Conn, key: str) -> tuple[str, str] | None:
+    """Where the row `key` went in Slack: (channel id, ts), None until it was sent."""
+    r = conn.execute("SELECT channel_id, ts FROM outbox WHERE key = ?", (key,)).fetchone()
+    return (r[0], r[1]) if r and r[0] and r[1] else None
+
+
+def known_channel_id(conn: Conn, channel: str) -> str | None:
     """The Slack id of a channel we have posted to before (history lookups need ids)."""
     r = conn.execute("SELECT channel_id FROM outbox WHERE channel = ? AND channel_id IS NOT NULL "
                      "ORDER BY id DESC LIMIT 1", (channel,)).fetchone()
     return r[0] if r else None
 
 
-def counts(conn: sqlite3.Connection) -> dict[str, int]:
+def counts(conn: Conn) -> dict[str, int]:
     """Rows per state."""
-    return {r[0]: r[1] for r in conn.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state")}
+    return {r[0]: int(r[1]) for r in conn.execute(
+        "SELECT state, COUNT(*) FROM outbox GROUP BY state")}
 
 
-def adopt_threads(conn: sqlite3.Connection, winner: str, losers: tuple[str, ...]) -> None:
+def adopt_threads(conn: Conn, winner: str, losers: tuple[str, ...]) -> None:
     """Stories `losers` were folded into `winner`: in channels where only a loser has a parent
     alert, that parent becomes the winner's, so later reports thread under it."""
     for loser in losers:
@@ -178,7 +198,7 @@ def adopt_threads(conn: sqlite3.Connection, winner: str, losers: tuple[str, ...]
                (SELECT channel FROM threads WHERE story_id = ?)""", (winner, loser, winner))
 
 
-def heads(conn: sqlite3.Connection) -> list[tuple[OutboxRow, datetime]]:
+def heads(conn: Conn) -> list[tuple[OutboxRow, datetime]]:
     """The oldest pending row of each channel (what `pending` lists first per channel), oldest
     first: only a channel's oldest row may be sent, and decoding every waiting message each
     time one is sent made draining a long outbox quadratic."""
@@ -189,3 +209,38 @@ def heads(conn: sqlite3.Connection) -> list[tuple[OutboxRow, datetime]]:
            WHERE o.id IN (SELECT MIN(id) FROM outbox WHERE state = ? GROUP BY channel)
            ORDER BY o.id""", (State.PENDING,)).fetchall()
     return [(_row(r, r["parent_ts"]), datetime.fromisoformat(r["next_attempt"])) for r in rows]
+
+
+def all_due(conn: Conn, now: datetime) -> None:
+    """Make every pending row due now (a restart, or a new leader, is a retry point)."""
+    conn.execute("UPDATE outbox SET next_attempt = ? WHERE state = ?",
+                 (now.isoformat(), State.PENDING))
+
+
+def last_sent(conn: Conn) -> dict[str, datetime]:
+    """When each channel last took a message, so a new sender keeps Slack's pace."""
+    return {channel: datetime.fromisoformat(when) for channel, when in conn.execute(
+        "SELECT channel, MAX(sent_at) FROM outbox WHERE sent_at IS NOT NULL GROUP BY channel")}
+
+
+def dead_rows(conn: Conn, most: int) -> list[dict[str, Any]]:
+    """The latest dead letters: key, channel, kind, attempts, error, created."""
+    return [dict(r) for r in conn.execute(
+        "SELECT key, channel, kind, attempts, error, created FROM outbox WHERE state = 'dead' "
+        "ORDER BY id DESC LIMIT ?", (most,))]
+
+
+def oldest_pending(conn: Conn) -> str | None:
+    """When the oldest pending row was queued (ISO text), None when nothing waits."""
+    row = conn.execute("SELECT MIN(created) FROM outbox WHERE state = 'pending'").fetchone()
+    return row[0] if row else None
+
+
+def alerted_channels(conn: Conn) -> dict[str, set[str]]:
+    """Channels each story alerted in: its parent alerts and its digest entries."""
+    out: dict[str, set[str]] = {}
+    for sql in ("SELECT story_id, channel FROM outbox WHERE kind = 'alert'",
+                "SELECT story_id, channel FROM digest_entries"):
+        for story, channel in conn.execute(sql):
+            out.setdefault(story, set()).add(channel)
+    return out

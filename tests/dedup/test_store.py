@@ -1,4 +1,4 @@
-"""SqliteStoryStore: a restarted engine on the same database assigns the same way."""
+"""SqlStoryStore on a SQLite file: a restarted engine on the same database assigns the same way."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
-from bot.dedup import STORY_SCHEMA, DedupSettings, SqliteStoryStore, StoryEngine, StoryInput
+from bot.dedup import DedupSettings, StoryEngine, StoryInput
+from bot.store.stories import STORY_SCHEMA, SqlStoryStore
 from tests.dedup.helpers import FIXTURES, load_labelled
 
 
@@ -15,7 +16,7 @@ def _engine(
 ) -> tuple[StoryEngine, sqlite3.Connection]:
     conn = sqlite3.connect(path)
     settings = settings or DedupSettings()
-    return StoryEngine(settings, SqliteStoryStore(conn)), conn
+    return StoryEngine(settings, SqlStoryStore.on(conn)), conn
 
 
 def _items() -> list[StoryInput]:

@@ -12,7 +12,7 @@ from bot.config import load_config
 from bot.digest import add_entry, flush, period_end
 from bot.models import Item, Match, RuleHit, Severity
 from bot.route import Route
-from bot.store.db import Database
+from bot.store import SqliteStore
 from tests.conftest import FEEDS, slack_env, write_config
 from tests.support.fake_slack import FakeSlack
 
@@ -47,7 +47,7 @@ def test_period_ends() -> None:
 
 def test_one_message_per_period_grouped_by_story_never_repeated(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
-    db = Database.open(path)
+    db = SqliteStore.open(path)
     route = Route("#digest", mode="digest", every=timedelta(hours=1))
     with db.tx() as conn:
         add_entry(conn, "#digest", _item(1, "US bans chip exports", "Wire A"), _match(),
@@ -61,7 +61,7 @@ def test_one_message_per_period_grouped_by_story_never_repeated(tmp_path: Path) 
     assert flush(db, [route], T0 + timedelta(minutes=50)) == 1  # 13:00
     assert flush(db, [route], T0 + timedelta(minutes=55)) == 0
     db.close()
-    db = Database.open(path)  # a restart neither loses nor repeats it
+    db = SqliteStore.open(path)  # a restart neither loses nor repeats it
     assert flush(db, [route], T0 + timedelta(hours=3)) == 0
     rows = db.read("SELECT * FROM outbox")
     assert len(rows) == 1 and rows[0]["kind"] == "digest" and rows[0]["channel"] == "#digest"

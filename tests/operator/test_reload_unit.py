@@ -13,7 +13,7 @@ from bot.app import App
 from bot.clock import FakeClock
 from bot.config import Config, load_config
 from bot.digest import flush
-from bot.runtime.jobs import reschedule
+from bot.runtime.duties import reschedule
 from bot.runtime.reload import Reloader
 from bot.store import outbox
 from tests.conftest import FEEDS, write_config

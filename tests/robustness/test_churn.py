@@ -18,8 +18,7 @@ from bot.config.live import LiveConfig
 from bot.feeds import HttpFetcher
 from bot.pipeline import PollReport
 from bot.slack.notifier import ConsoleNotifier
-from bot.store import outbox
-from bot.store.db import Database
+from bot.store import SqliteStore, outbox
 from tests.conftest import write_config
 from tests.support.feed_server import FeedServer
 from tests.support.util import poll, rss
@@ -39,7 +38,7 @@ def app(tmp_path: Path, feed_server: FeedServer) -> Iterator[App]:
     url = feed_server.serve("/f.rss", rss(_items()))
     config = load_config(write_config(tmp_path, [{"name": "f", "url": url}],
                                       dedup={"enabled": False}))
-    app = App(LiveConfig(config), Database.open(config.settings.state_path),
+    app = App(LiveConfig(config), SqliteStore.open(config.settings.state_path),
               HttpFetcher(SYSTEM_CLOCK),
               ConsoleNotifier(io.StringIO()))
     yield app
@@ -105,7 +104,7 @@ def test_a_feed_fully_turned_over_while_the_bot_was_down_still_alerts(
     url = feed_server.serve("/f.rss", rss(_items()))
     config = load_config(write_config(tmp_path, [{"name": "f", "url": url}],
                                       dedup={"enabled": False}))
-    app = App(LiveConfig(config), Database.open(config.settings.state_path), HttpFetcher(clock),
+    app = App(LiveConfig(config), SqliteStore.open(config.settings.state_path), HttpFetcher(clock),
               ConsoleNotifier(io.StringIO()), clock)
     try:
         assert _poll(app, feed_server, _items()).alerts == N

@@ -24,8 +24,8 @@ from bot.config import load_config
 from bot.config.live import LiveConfig
 from bot.feeds import HttpFetcher, Outcome
 from bot.slack.notifier import ConsoleNotifier
+from bot.store import SqliteStore
 from bot.store import feeds as feed_store
-from bot.store.db import Database
 from tests.conftest import write_config
 from tests.robustness.conftest import FIGURES as ROBUST_FIGURES
 from tests.support import hostile_server as hs
@@ -109,7 +109,7 @@ def app(server: FeedServer, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     path = write_config(tmp, feeds, fetch={"total_timeout": f"{DEADLINE:g}s",
                                           "connect_timeout": "1s"})
     config = load_config(path)
-    db = Database.open(config.settings.state_path)
+    db = SqliteStore.open(config.settings.state_path)
     app = App(LiveConfig(config), db, HttpFetcher(SYSTEM_CLOCK, config.settings.fetch.limits),
               ConsoleNotifier(io.StringIO()))
     yield app

@@ -21,8 +21,7 @@ from bot.feeds import HttpFetcher
 from bot.models import Item, Match, RuleHit, Severity
 from bot.slack.blocks import alert_message, reply_message, with_sources
 from bot.slack.notifier import SlackNotifier
-from bot.store import outbox
-from bot.store.db import Database
+from bot.store import SqliteStore, outbox
 from tests.conftest import TOKEN, write_config
 from tests.support.fake_slack import FakeSlack, validate_blocks
 from tests.support.feed_server import FeedServer
@@ -99,7 +98,7 @@ def test_hostile_feed_end_to_end_through_slack_sdk(
     url = feed_server.serve("/h.rss", rss(items))
     config = load_config(write_config(tmp_path, [{"name": "h", "url": url}],
                                       slack_url=fake_slack.base_url, dedup={"enabled": False}))
-    app = App(LiveConfig(config), Database.open(config.settings.state_path),
+    app = App(LiveConfig(config), SqliteStore.open(config.settings.state_path),
               HttpFetcher(SYSTEM_CLOCK),
               SlackNotifier(TOKEN, fake_slack.base_url, 5))
     try:

@@ -12,8 +12,7 @@ from bot.config import load_config
 from bot.deliver import Sender
 from bot.slack.blocks import Message
 from bot.slack.notifier import SlackNotifier
-from bot.store import outbox
-from bot.store.db import Database
+from bot.store import SqliteStore, outbox
 from tests.conftest import TOKEN, write_config
 from tests.support.fake_slack import FakeSlack, Fault
 
@@ -26,7 +25,7 @@ def _cli(*argv: str) -> int:
     return code
 
 
-def _story(db: Database, channel: str) -> None:
+def _story(db: SqliteStore, channel: str) -> None:
     now = SYSTEM_CLOCK.now()
     with db.tx() as conn:
         parent = outbox.enqueue(conn, f"alert|s1|{channel}", channel, outbox.Kind.ALERT,
@@ -42,7 +41,7 @@ def test_dead_letters_are_sent_again_parent_before_reply(
 ) -> None:
     config_path = write_config(tmp_path, FEEDS, slack_url=fake_slack.base_url)
     state = load_config(config_path, lint=False).settings.state_path
-    db = Database.open(state)
+    db = SqliteStore.open(state)
     sender = Sender(db, SlackNotifier(TOKEN, fake_slack.base_url, timeout=5), SYSTEM_CLOCK, 0.0)
     fake_slack.state.sticky.append(Fault(error="channel_not_found", channel="#new"))
     _story(db, "#new")
@@ -55,7 +54,7 @@ def test_dead_letters_are_sent_again_parent_before_reply(
     assert _cli("outbox", "requeue", "--dead", "--config", str(config_path)) == 0
     assert "requeued 2 dead letters" in capsys.readouterr().out
 
-    db = Database.open(state)
+    db = SqliteStore.open(state)
     sender = Sender(db, SlackNotifier(TOKEN, fake_slack.base_url, timeout=5), SYSTEM_CLOCK, 0.0)
     sender.recover()
     assert sender.drain(max_wait=0).sent == 2

@@ -24,8 +24,7 @@ from bot.deliver import DrainReport, Sender
 from bot.feeds import HttpFetcher
 from bot.slack.blocks import Message
 from bot.slack.notifier import SlackNotifier
-from bot.store import outbox
-from bot.store.db import Database
+from bot.store import SqliteStore, outbox
 from tests.conftest import TOKEN, run_cli, slack_env, write_config
 from tests.support.fake_slack import FakeSlack, Fault
 from tests.support.feed_server import FeedServer
@@ -33,12 +32,12 @@ from tests.support.util import poll, rss
 
 
 def _sender(tmp_path: Path, slack: FakeSlack, interval: float = 0.0,
-            clock: Clock = SYSTEM_CLOCK, token: str = TOKEN) -> tuple[Database, Sender]:
-    db = Database.open(tmp_path / "state.db")
+            clock: Clock = SYSTEM_CLOCK, token: str = TOKEN) -> tuple[SqliteStore, Sender]:
+    db = SqliteStore.open(tmp_path / "state.db")
     return db, Sender(db, SlackNotifier(token, slack.base_url, timeout=5), clock, interval)
 
 
-def _enqueue(db: Database, channel: str, n: int, start: int = 0,
+def _enqueue(db: SqliteStore, channel: str, n: int, start: int = 0,
              clock: Clock = SYSTEM_CLOCK, header: str | None = None) -> None:
     with db.tx() as conn:
         for i in range(start, start + n):
@@ -101,7 +100,7 @@ def test_outage_backs_off_while_polling_goes_on_then_delivers_in_order(
     url = feed_server.serve("/f.rss", rss(items))
     config = load_config(write_config(tmp_path, [{"name": "f", "url": url}],
                                       slack_url=fake_slack.base_url))
-    db = Database.open(config.settings.state_path)
+    db = SqliteStore.open(config.settings.state_path)
     app = App(LiveConfig(config), db, HttpFetcher(clock), SlackNotifier(TOKEN, fake_slack.base_url,
               5),
               clock)
@@ -193,7 +192,7 @@ def test_a_token_revoked_while_running_stops_sending_and_tells_ops_once(
     tmp_path: Path, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="chipwatch")
-    db = Database.open(tmp_path / "state.db")
+    db = SqliteStore.open(tmp_path / "state.db")
     notices: list[str] = []
     sender = Sender(db, SlackNotifier(TOKEN, fake_slack.base_url, timeout=5), SYSTEM_CLOCK, 0.0,
                     on_halt=notices.append)
@@ -227,7 +226,7 @@ def test_transient_failures_keep_the_token_out_of_logs_and_errors(
     tmp_path: Path, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture, trouble: str
 ) -> None:
     caplog.set_level(logging.DEBUG)  # every logger, slack_sdk's own debug lines included
-    db = Database.open(tmp_path / "state.db")
+    db = SqliteStore.open(tmp_path / "state.db")
     url = fake_slack.base_url
     if trouble == "unreachable":
         url = f"http://127.0.0.1:{_closed_port()}/api/"
@@ -302,7 +301,7 @@ def test_a_post_that_reached_slack_before_the_crash_is_not_repeated(
 def test_console_notifier_needs_no_recovery(tmp_path: Path) -> None:
     from bot.slack.notifier import ConsoleNotifier
 
-    db = Database.open(tmp_path / "s.db")
+    db = SqliteStore.open(tmp_path / "s.db")
     _enqueue(db, "#a", 2)
     out = io.StringIO()
     sender = Sender(db, ConsoleNotifier(out), SYSTEM_CLOCK, 0.0)
@@ -315,7 +314,7 @@ def test_a_post_whose_answer_timed_out_is_looked_up_before_a_retry(
     tmp_path: Path, fake_slack: FakeSlack
 ) -> None:
     """Slack took the message but answered after our timeout: the retry must not repeat it."""
-    db = Database.open(tmp_path / "state.db")
+    db = SqliteStore.open(tmp_path / "state.db")
     sender = Sender(db, SlackNotifier(TOKEN, fake_slack.base_url, timeout=1), SYSTEM_CLOCK, 0.0)
     fake_slack.state.faults.append(Fault(method="chat.postMessage", slow_answer=2.5))
     _enqueue(db, "#a", 2)
@@ -328,7 +327,7 @@ def test_a_post_whose_answer_timed_out_is_looked_up_before_a_retry(
         assert outbox.counts(db.conn) == {"sent": 2}
 
 
-def _parent(db: Database, clock: Clock, channel: str) -> None:
+def _parent(db: SqliteStore, clock: Clock, channel: str) -> None:
     """A story's parent alert in `channel`."""
     with db.tx() as conn:
         parent = Message("parent", [{"type": "section",
@@ -339,7 +338,7 @@ def _parent(db: Database, clock: Clock, channel: str) -> None:
         outbox.set_parent(conn, "s1", channel, row)
 
 
-def _replies_queued(db: Database, clock: Clock, channel: str, n: int) -> None:
+def _replies_queued(db: SqliteStore, clock: Clock, channel: str, n: int) -> None:
     """`n` later reports of the story, for the parent's thread."""
     with db.tx() as conn:
         for i in range(1, n + 1):
@@ -385,7 +384,7 @@ def test_a_thread_reply_that_reached_slack_before_the_crash_is_not_repeated(
 def test_a_thread_reply_whose_answer_timed_out_is_looked_up_in_its_thread(
     tmp_path: Path, fake_slack: FakeSlack
 ) -> None:
-    db = Database.open(tmp_path / "state.db")
+    db = SqliteStore.open(tmp_path / "state.db")
     sender = Sender(db, SlackNotifier(TOKEN, fake_slack.base_url, timeout=1), SYSTEM_CLOCK, 0.0)
     _parent(db, SYSTEM_CLOCK, "#a")
     assert sender.drain(max_wait=0).sent == 1

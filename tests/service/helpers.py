@@ -14,7 +14,7 @@ from bot.config import load_config
 from bot.config.live import LiveConfig
 from bot.feeds.fetch import HttpFetcher
 from bot.slack.notifier import ConsoleNotifier
-from bot.store.db import Database
+from bot.store import SqliteStore
 
 H200 = "China approves imports of Nvidia H200 chips"
 
@@ -23,7 +23,7 @@ def build_app(config_path: Path, clock: Clock, env: dict[str, str] | None = None
     """An App on the real store and HTTP fetcher, with the given clock; console alerts
     unless `env` names a Slack token and URL."""
     config = load_config(config_path)
-    db = Database.open(config.settings.state_path)
+    db = SqliteStore.open(config.settings.state_path)
     notifier = make_notifier(config, env, False) if env else ConsoleNotifier(io.StringIO())
     fetcher = HttpFetcher(clock, config.settings.fetch.limits)
     return App(LiveConfig(config), db, fetcher, notifier, clock)

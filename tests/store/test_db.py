@@ -10,7 +10,7 @@ import pytest
 
 from bot.errors import StoreError
 from bot.models import Item
-from bot.store import Database
+from bot.store import SqliteStore
 from bot.store import items as item_store
 from bot.store.migrations import MIGRATIONS
 
@@ -22,11 +22,11 @@ def _item(id_: str, link: str, title: str, feed: str = "f") -> Item:
 
 
 def test_open_migrates_to_the_latest_version_in_wal(tmp_path: Path) -> None:
-    db = Database.open(tmp_path / "s" / "state.db")
+    db = SqliteStore.open(tmp_path / "s" / "state.db")
     assert db.version == len(MIGRATIONS)
     assert db.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     db.close()
-    again = Database.open(tmp_path / "s" / "state.db")
+    again = SqliteStore.open(tmp_path / "s" / "state.db")
     assert again.version == len(MIGRATIONS)
 
 
@@ -36,26 +36,26 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     conn.execute(f"PRAGMA user_version={len(MIGRATIONS) + 1}")
     conn.close()
     with pytest.raises(StoreError, match="newer than this chipwatch"):
-        Database.open(path)
+        SqliteStore.open(path)
 
 
 def test_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     path.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StoreError, match="state file"):
-        Database.open(path)
+        SqliteStore.open(path)
 
 
 def test_exact_dedup_survives_reopening(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
-    db = Database.open(path)
+    db = SqliteStore.open(path)
     with db.tx() as conn:
         fresh = item_store.unseen(conn, [_item("a", "https://x.com/1", "One"),
                                          _item("a", "https://x.com/1", "One")], NOW)
         assert len(fresh) == 1  # duplicates within one batch fold too
         item_store.insert(conn, fresh[0], None, "nomatch", None)
     db.close()
-    db = Database.open(path)
+    db = SqliteStore.open(path)
     candidates = [
         _item("a", "https://x.com/other", "Other"),  # same id
         _item("b", "http://X.com/1/?utm_source=rss&fbclid=z", "Two"),  # same URL, normalized
@@ -67,9 +67,9 @@ def test_exact_dedup_survives_reopening(tmp_path: Path) -> None:
 
 def test_dry_run_copy_writes_nothing(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
-    Database.open(path).close()
-    copy = Database.open(path, memory_copy=True)
+    SqliteStore.open(path).close()
+    copy = SqliteStore.open(path, memory_copy=True)
     with copy.tx() as conn:
         item_store.insert(conn, _item("z", "https://x.com/z", "Z"), None, "nomatch", None)
     copy.close()
-    assert Database.open(path).read("SELECT COUNT(*) FROM items")[0][0] == 0
+    assert SqliteStore.open(path).read("SELECT COUNT(*) FROM items")[0][0] == 0

@@ -6,13 +6,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.slack.blocks import Message
-from bot.store import Database, outbox
+from bot.store import SqliteStore, outbox
 
 NOW = datetime(2026, 1, 28, 12, 0, tzinfo=UTC)
 
 
 def test_loser_parent_is_adopted_only_where_the_winner_has_none(tmp_path: Path) -> None:
-    db = Database.open(tmp_path / "s.db")
+    db = SqliteStore.open(tmp_path / "s.db")
     with db.tx() as conn:
         for story, channel in (("win", "#a"), ("lose", "#a"), ("lose", "#b")):
             row = outbox.enqueue(conn, f"alert|{story}|{channel}", channel, "alert",

@@ -29,14 +29,14 @@ OTHER = ("US adds Chinese chip firms to entity list over export violations",
 
 
 def test_three_feeds_one_story_threaded(
-    tmp_path: Path, feed_server: FeedServer, fake_slack: FakeSlack
+    tmp_path: Path, feed_server: FeedServer, fake_slack: FakeSlack, backend: str | None
 ) -> None:
     feeds = []
     for n, (name, title, url) in enumerate(STORY):
         items = [(title, url)] + ([OTHER] if name == "wire-c" else [])
         entries = [(t, u, T0 + timedelta(hours=i)) for i, (t, u) in enumerate(items)]
         feeds.append({"name": name, "url": feed_server.serve(f"/{name}.rss", rss(entries))})
-        config = write_config(tmp_path, feeds)
+        config = write_config(tmp_path, feeds, database=backend)
         # One feed more on each run: every run is a restart of the bot.
         done = run_cli("run", "--once", "--config", str(config), env=slack_env(fake_slack))
         assert done.returncode == 0, done.stderr

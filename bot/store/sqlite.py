@@ -1,4 +1,5 @@
-"""The SQLite state file: opened in WAL mode, migrated on open, one connection behind a lock."""
+"""`SqliteStore`: the state in one SQLite file, in WAL mode, migrated on open, one connection
+behind a lock. The default backend: nothing to install, one process."""
 
 from __future__ import annotations
 
@@ -7,21 +8,27 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from bot.errors import StoreError
-from bot.store.migrations import MIGRATIONS
+from bot.store.base import Conn, Fence
+from bot.store.migrations import MIGRATIONS, migration_sql
 
 
-class Database:
-    """One connection shared by the poller's threads; `tx()` is the only way to write."""
+class SqliteStore:
+    """One connection shared by the bot's threads; `tx()` is the only way to write. There is
+    one replica on a file, so the fence is kept but never consulted."""
+
+    backend = "sqlite"
 
     def __init__(self, conn: sqlite3.Connection, path: str) -> None:
-        self.conn = conn
-        self.path = path
+        self._conn = conn
+        self.path = self.where = path
         self.lock = threading.RLock()
+        self.fence: Fence | None = None
 
     @classmethod
-    def open(cls, path: str | Path, *, memory_copy: bool = False) -> Database:
+    def open(cls, path: str | Path, *, memory_copy: bool = False) -> SqliteStore:
         """Open (creating folders and schema as needed). `memory_copy` works on an in-memory
         copy of the file, so nothing is written back (used by dry runs and replays)."""
         path = str(path)
@@ -53,37 +60,59 @@ class Database:
     def migrate(self) -> None:
         """Apply the migrations not yet applied, each in its own transaction."""
         with self.lock:
-            version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+            version = self.version
             if version > len(MIGRATIONS):
                 raise StoreError(
                     f"state file {self.path} has schema v{version}, newer than this chipwatch "
                     f"(v{len(MIGRATIONS)}); upgrade chipwatch"
                 )
             for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
-                sql = step if isinstance(step, str) else step()
+                sql = migration_sql(step, self.backend)
                 # executescript commits first; BEGIN makes the step and its version one unit.
-                self.conn.executescript(f"BEGIN;\n{sql}\nPRAGMA user_version={number};\nCOMMIT;")
+                self._conn.executescript(
+                    f"BEGIN;\n{sql}\nPRAGMA user_version={number};\nCOMMIT;")
 
     @property
     def version(self) -> int:
-        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+        return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+
+    @property
+    def in_memory(self) -> bool:
+        """Whether this is an in-memory database (a dry run's copy, a backtest)."""
+        with self.lock:
+            row = self._conn.execute("PRAGMA database_list").fetchone()
+        return not row[2]  # the main database's file name is empty in memory
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """The connection (a thread uses it inside `tx()` or `reading()`)."""
+        return self._conn
+
+    def set_fence(self, fence: Fence | None) -> None:
+        self.fence = fence
 
     @contextmanager
-    def tx(self) -> Iterator[sqlite3.Connection]:
+    def tx(self) -> Iterator[Conn]:
         """A write transaction: committed on success, rolled back on any exception."""
         with self.lock:
-            self.conn.execute("BEGIN IMMEDIATE")
+            self._conn.execute("BEGIN IMMEDIATE")
             try:
-                yield self.conn
+                yield self._conn
             except BaseException:
-                self.conn.rollback()
+                self._conn.rollback()
                 raise
-            self.conn.commit()
+            self._conn.commit()
 
-    def read(self, sql: str, params: tuple[object, ...] = ()) -> list[sqlite3.Row]:
+    @contextmanager
+    def reading(self) -> Iterator[Conn]:
+        """The connection, for reads, while no other thread uses it."""
         with self.lock:
-            return list(self.conn.execute(sql, params).fetchall())
+            yield self._conn
+
+    def read(self, sql: str, params: tuple[object, ...] = ()) -> list[Any]:
+        with self.lock:
+            return list(self._conn.execute(sql, params).fetchall())
 
     def close(self) -> None:
         with self.lock:
-            self.conn.close()
+            self._conn.close()

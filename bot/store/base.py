@@ -1,0 +1,93 @@
+"""What the rest of chipwatch sees of its state: a `Store` with transactions over a `Conn`.
+
+Two stores stand behind the protocol: `SqliteStore` (one file, the default) and
+`PostgresStore` (a connection pool, for replicas). Every SQL statement chipwatch runs is in a
+module of `bot.store`, written once for both: `?` placeholders (the PostgreSQL connection
+translates them), `INSERT … ON CONFLICT`, `RETURNING`, no functions one of the two lacks.
+Rows answer both `row[0]` and `row["column"]`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, Protocol
+
+from bot.errors import StoreError
+
+
+class FencedError(StoreError):
+    """This replica is no longer the leader: its write was refused and nothing committed."""
+
+
+class Cursor(Protocol):
+    """What a statement returns: rows to fetch or iterate, and how many rows it changed."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    @property
+    def description(self) -> Any: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Conn(Protocol):
+    """One connection inside one transaction (`sqlite3.Connection` is one)."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Cursor: ...
+
+    def executemany(self, sql: str, parameters: Any, /) -> Cursor: ...
+
+
+class Fence(Protocol):
+    """The leadership a store checks every write transaction against (see runtime.leader)."""
+
+    @property
+    def term(self) -> int | None:
+        """The term this replica leads in, None when it does not lead."""
+        ...
+
+
+class Store(Protocol):
+    """The state database. `tx()` is the only way to write; `reading()` reads committed
+    state. Inside either, `conn` is this thread's connection (the story engine uses it)."""
+
+    backend: str  # "sqlite" or "postgresql"
+    where: str  # the file, or the URL without its password, for logs and errors
+    lock: threading.RLock  # held while a thread uses SQLite's one connection; free on PG
+
+    def tx(self) -> AbstractContextManager[Conn]: ...
+
+    def reading(self) -> AbstractContextManager[Conn]: ...
+
+    @property
+    def conn(self) -> Conn: ...
+
+    @property
+    def version(self) -> int: ...
+
+    def set_fence(self, fence: Fence | None) -> None: ...
+
+    def read(self, sql: str, params: tuple[object, ...] = ()) -> list[Any]: ...
+
+    def close(self) -> None: ...
+
+
+@contextmanager
+def savepoint(conn: Conn, name: str) -> Iterator[None]:
+    """A nested unit inside a transaction: rolled back alone if its body raises (the error
+    goes on to the caller), released otherwise."""
+    conn.execute(f"SAVEPOINT {name}")
+    try:
+        yield
+    except BaseException:
+        conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
+        conn.execute(f"RELEASE SAVEPOINT {name}")
+        raise
+    conn.execute(f"RELEASE SAVEPOINT {name}")
