@@ -26,7 +26,9 @@ def _path(name: str) -> Path:
     return CONFIGS / name
 
 
-@pytest.mark.parametrize("name", sorted(REFUSED))
+@pytest.mark.parametrize("name", [
+    pytest.param(n, marks=pytest.mark.slow) if n == "catastrophic_regex.yaml" else n
+    for n in sorted(REFUSED)])  # the regex budget times a child process: slow
 def test_run_refuses_at_start_up_what_check_refuses(
     name: str, capsys: pytest.CaptureFixture[str], tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,

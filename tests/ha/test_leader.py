@@ -16,6 +16,8 @@ from bot.slack.blocks import Message
 from bot.store import FencedError, open_store, outbox
 from bot.store.postgres import PostgresStore
 
+pytestmark = pytest.mark.slow  # timing: leases lapse and renew in real seconds
+
 NOW = datetime(2026, 1, 28, 12, 0, tzinfo=UTC)
 FAILOVER = 3.0  # lease time to live 2 s
 

@@ -33,7 +33,9 @@ CASES = [
                                    "$chipz"]),
     ("invalid_regex.yaml", 2, [":3: rules[0]: rule 'broken': invalid regex /chip(s/"]),
     ("nested_quantifier.yaml", 2, ["nests quantifiers"]),
-    ("catastrophic_regex.yaml", 2, [":3: rules[0]: regex /(a|aa)+$/ did not finish within"]),
+    pytest.param("catastrophic_regex.yaml", 2,
+                 [":3: rules[0]: regex /(a|aa)+$/ did not finish within"],
+                 marks=pytest.mark.slow),  # the regex budget times a child process
     ("example_miss.yaml", 2, [
         ":8: rules[0].examples.match[1]: rule 'h20-exports' should match 'Nvidia H20 "
         "shipments to China resume' but does not: no term of all-group [export*]",
@@ -60,7 +62,12 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("name", "code", "expected"), CASES, ids=[c[0] for c in CASES])
+def _name(case: object) -> str:
+    values = getattr(case, "values", case)
+    return str(values[0])  # type: ignore[index]
+
+
+@pytest.mark.parametrize(("name", "code", "expected"), CASES, ids=[_name(c) for c in CASES])
 def test_broken_configs(name: str, code: int, expected: list[str]) -> None:
     path = CONFIGS / name
     res = run_here("check", "--config", str(path))
@@ -78,7 +85,7 @@ def test_broken_configs(name: str, code: int, expected: list[str]) -> None:
 def test_every_fixture_is_used() -> None:
     """The one folder of config fixtures holds no file that no test reads."""
     names = {p.name for p in CONFIGS.glob("*.yaml")}
-    assert {c[0] for c in CASES} <= names
+    assert {_name(c) for c in CASES} <= names
     tests = "\n".join(p.read_text() for p in Path(__file__).parent.parent.rglob("test_*.py"))
     assert sorted(n for n in names if n not in tests) == []
 

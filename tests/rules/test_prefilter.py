@@ -46,6 +46,7 @@ def headline_texts() -> list[str]:
     return [t for t in texts if t.strip()]
 
 
+@pytest.mark.slow  # every labelled headline set through both paths
 def test_bundled_rules_fast_path_equals_full_evaluation() -> None:
     rules = bundled_rules()
     assert prefilter_for(rules).enabled  # built now: every text below goes through it

@@ -15,8 +15,7 @@ from bot.clock import SYSTEM_CLOCK
 from bot.deliver import Sender
 from bot.slack.blocks import Message
 from bot.slack.notifier import ConsoleNotifier
-from bot.store import outbox
-from bot.store import SqliteStore
+from bot.store import SqliteStore, outbox
 
 T0 = datetime(2026, 1, 28, 8, 0, tzinfo=UTC)
 
