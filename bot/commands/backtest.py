@@ -12,14 +12,15 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.archive import Progress, read_archive
 from bot.clock import FakeClock
-from bot.commands.backtest_report import render
 from bot.commands.common import EXIT_FAIL, EXIT_OK, add_command, load
 from bot.models import Item
-from bot.runtime.backtest import Backtest, Recorder, Sent
+
+if TYPE_CHECKING:  # the command's machinery loads when it runs, not with every command
+    from bot.archive import Progress
+    from bot.runtime.backtest import Sent
 
 log = logging.getLogger("chipwatch")
 
@@ -82,7 +83,10 @@ class Bar:
 
 def backtest(args: argparse.Namespace) -> int:
     from bot.app import App
+    from bot.archive import Progress, read_archive
+    from bot.commands.backtest_report import render
     from bot.commands.replay import load_candidate
+    from bot.runtime.backtest import Backtest, Recorder
 
     config = load(args, lint=False)
     if args.rules:

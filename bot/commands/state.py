@@ -11,7 +11,6 @@ from typing import Any
 from bot.commands.common import EXIT_FAIL, EXIT_OK, add_command, load
 from bot.store import SqliteStore
 from bot.store.copy import copy_state, describe
-from bot.store.postgres import PostgresStore, redact_url
 
 
 def register(sub: Any) -> None:
@@ -28,6 +27,8 @@ def register(sub: Any) -> None:
 
 
 def copy(args: argparse.Namespace) -> int:
+    from bot.store.postgres import PostgresStore, redact_url  # psycopg only when used
+
     config = load(args, lint=False)
     path = config.settings.state_path
     if not args.to.startswith(("postgresql://", "postgres://")):

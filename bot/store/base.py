@@ -16,6 +16,9 @@ from typing import Any, Protocol
 
 from bot.errors import StoreError
 
+# The advisory lock every PostgreSQL write transaction holds ("chw\0"); a takeover takes
+# it too, so an old leader's write in progress finishes before the new term begins.
+WRITER_LOCK = 0x63687700
 
 class FencedError(StoreError):
     """This replica is no longer the leader: its write was refused and nothing committed."""

@@ -12,8 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bot.store.base import Conn
-from bot.store.postgres import WRITER_LOCK
+from bot.store.base import WRITER_LOCK, Conn
 
 _SECONDS = "? * interval '1 second'"
 

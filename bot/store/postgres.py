@@ -24,10 +24,9 @@ import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from bot.errors import StoreError
-from bot.store.base import Conn, Fence, FencedError
+from bot.store.base import WRITER_LOCK, Conn, Fence, FencedError
 from bot.store.migrations import MIGRATIONS, migration_sql
 
-WRITER_LOCK = 0x63687700  # "chw\0": the advisory lock every write transaction holds
 MIGRATE_LOCK = 0x63687701
 # A session stuck inside a transaction (its process stopped) holds the writer lock; the
 # server ends it after this long (a third of the failover time by default), so a paused
