@@ -33,6 +33,7 @@ _SPACE_RE = re.compile(r"\s+")
 
 _CACHE = 16384  # an item's link and title are normalised by dedup and again when stored
 _PLAIN_HOST_RE = re.compile(r"^[A-Za-z0-9.-]+$")
+_PLAIN_PAIR_RE = re.compile(r"^[A-Za-z0-9._~-]+=[A-Za-z0-9._~-]*$")
 
 
 @lru_cache(maxsize=_CACHE)
@@ -70,17 +71,28 @@ def normalize_url(url: str) -> str:
 
 
 def _plain_url(raw: str) -> str | None:
-    """The common case without urllib: http(s), a bare host, a path, no query or fragment;
-    None for anything else (the full parse handles it)."""
-    if "?" in raw or "#" in raw:
+    """The common case without urllib: http(s), a bare host, a path, and a query (if any) of
+    plain `key=value` pairs, no fragment; None for anything else (the full parse handles
+    it). Gives what the full parse gives (checked on every link of the dev archive)."""
+    if "#" in raw:
         return None
     scheme, sep, rest = raw.partition("://")
     if not sep or scheme.lower() not in ("http", "https"):
         return None
+    rest, mark, query = rest.partition("?")
     host, slash, path = rest.partition("/")
     if not host or not _PLAIN_HOST_RE.match(host):
         return None
-    return f"https://{host.lower()}{(slash + path).rstrip('/')}"
+    base = f"https://{host.lower()}{(slash + path).rstrip('/')}"
+    if not mark:
+        return base
+    pairs = query.split("&")
+    if not all(_PLAIN_PAIR_RE.match(p) for p in pairs):
+        return None
+    kept = sorted(tuple(p.split("=", 1)) for p in pairs
+                  if not p.lower().startswith("utm_")
+                  and p.split("=", 1)[0].lower() not in _TRACKING_PARAMS)
+    return f"{base}?{'&'.join(f'{k}={v}' for k, v in kept)}" if kept else base
 
 
 def strip_decorations(title: str) -> str:

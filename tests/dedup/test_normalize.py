@@ -64,3 +64,22 @@ def test_slug_words_take_the_wordiest_path_segment() -> None:
     link = "http://www.example.com/news/2014/03/10/chiquita-fyffes-to-merge-294436.html"
     assert slug_words(link) == ["chiquita", "fyffes", "to", "merge"]  # long ids dropped
     assert slug_words("https://example.com/article/12345") == []
+
+
+@pytest.mark.parametrize("url", [
+    "https://e.com/a?b=2&a=1", "http://E.com/x/?utm_source=rss&id=3", "https://e.com/?x=",
+    "https://e.com/p?a=1&&b=2", "https://e.com/p?a", "https://e.com/p?fbclid=1",
+    "https://e.com/p?UTM_x=1&z=%20", "https://e.com:443/p?q=a+b", "https://e.com/p#frag",
+    "HTTPS://News.Example.COM/2026/01/28/h200/?utm_medium=rss&ref=home",
+])
+def test_the_quick_path_gives_what_the_full_parse_gives(url: str) -> None:
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.port not in (None, 443, 80):
+        host = f"{host}:{parts.port}"
+    query = sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+                   if not k.lower().startswith("utm_") and k.lower() != "fbclid")
+    expected = urlunsplit(("https", host, parts.path.rstrip("/"), urlencode(query), ""))
+    assert normalize_url(url) == expected

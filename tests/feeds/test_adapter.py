@@ -90,3 +90,22 @@ def test_archive_items_drop_caption_summaries() -> None:
                     "summary": "Biden holds a microchip. (Saul Loeb/AFP via Getty Images)"})
     assert item.summary == ""
     assert item.text == "Arms sale approved"
+
+
+@pytest.mark.parametrize("fragment", [
+    "US <b>bans</b> chip exports<br>to China &amp; Russia",
+    '<p>Nvidia&#8217;s <a href="https://e.com/?a=1&amp;b=2">H20</a></p><div>more</div>',
+    "<li>one</li><li>two</li> &lt;b&gt; stays text",
+    "<!-- a comment --> text <script>var x = '<b>';</script> after",
+    "<style>p {color: red}</style>kept <P>upper</P>",
+    "cut short <a href=\"https://e.com",
+    "a < b and c > d &nbsp; e",
+])
+def test_the_quick_path_reads_markup_as_the_parser_does(fragment: str) -> None:
+    from bot.feeds.adapter import _TextOnly
+
+    parser = _TextOnly()
+    parser.feed(fragment)
+    parser.close()
+    expected = " ".join("".join(parser.parts).split())
+    assert plain_text(fragment, 1000) == expected
