@@ -156,7 +156,9 @@ class App:
         stories = make_stories(config.settings.dedup, db)
         config = replace(config, settings=replace(
             config.settings, slack=replace(config.settings.slack, per_channel_interval=0.0)))
-        return cls(LiveConfig(config), db, NoFetcher(clock), notifier, clock, stories)
+        app = cls(LiveConfig(config), db, NoFetcher(clock), notifier, clock, stories)
+        app.poller.watch_health = False  # an archive's feeds go quiet overnight: no notices
+        return app
 
     def _watch_store(self) -> None:
         """Metrics read from the state file: outbox depth now, last successes from before."""

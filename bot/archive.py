@@ -13,6 +13,7 @@ import io
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
@@ -42,11 +43,16 @@ def to_item(raw: Any) -> Item:
     except ValueError as exc:
         raise BadLine(f"bad published time {raw['published']!r}") from exc
     feed = str(raw["feed"])
-    source = str(raw.get("source") or urlsplit(feed).hostname or feed)
+    source = str(raw.get("source") or _host(feed))
     # The same clean-up as a fetched feed's entries: archived summaries are feed HTML.
     return Item(str(raw["id"]), feed, plain_text(str(raw["title"] or ""), MAX_TITLE),
                 str(raw["link"] or ""), summary_text(str(raw.get("summary") or "")),
                 published, published, source)
+
+
+@lru_cache(maxsize=4096)
+def _host(feed: str) -> str:
+    return urlsplit(feed).hostname or feed
 
 
 @dataclass

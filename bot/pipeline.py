@@ -126,9 +126,11 @@ def match_rules(ctx: RunContext, cands: list[Candidate]) -> list[Candidate]:
             out.append(c)
             continue
         m = match(ctx.config.rules, c.item.text, ctx.now)
-        status = (Status.NOMATCH if m is None
-                  else Status.OLD if c.item.published < oldest else Status.ALERT)
-        out.append(replace(c, match=m, status=status))
+        if m is None:  # most items: a plain constructor, not dataclasses.replace (hot loop)
+            out.append(Candidate(c.item, Status.NOMATCH))
+            continue
+        out.append(replace(c, match=m,
+                           status=Status.OLD if c.item.published < oldest else Status.ALERT))
     return out
 
 

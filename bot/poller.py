@@ -118,6 +118,7 @@ class Poller:
         self.slots = HostSlots(fetch.per_host)
         self.parsers = ParsePool(fetch.parse_workers)
         self.on_alert: Callable[[], None] = lambda: None
+        self.watch_health = True  # feed-health notices (off for an archive's feeds)
         # Set on SIGTERM/SIGINT: no new fetch starts, and a fetch the stop cut short is
         # dropped unrecorded (the feed is polled again next time, not counted as failing).
         self.stop = threading.Event()
@@ -183,7 +184,8 @@ class Poller:
                     log.exception("poll_failed feed=%s", f.feed.name)
                 else:
                     reports.append((report, f.errors + 1 if report.error else 0))
-            notices = self._health(conn, [r.feed for r, _ in reports], now)
+            notices = (self._health(conn, [r.feed for r, _ in reports], now)
+                       if self.watch_health else [])
         for kind in notices:
             self.metrics.notices.labels(
                 f"{kind.kind}_recovered" if kind.recovered else kind.kind).inc()
