@@ -111,7 +111,7 @@ def replay_items(config: Config, rules_config: Config, conn: Conn,
         published = datetime.fromisoformat(row["published"])
         text = f"{row['title']}\n{row['summary']}" if row["summary"] else row["title"]
         m = match(rules_config.rules, text, fetched)
-        too_old = published < fetched - max_age.get(row["feed"], config.raw.defaults.max_age)
+        too_old = published < fetched - max_age.get(row["feed"], config.settings.default_max_age)
         if m is None or too_old or row["status"] == "churn":
             continue
         routes = route(rules_config.routes, m)

@@ -20,6 +20,7 @@ from bot import digest
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.commands.common import EXIT_FAIL, EXIT_OK, add_command, load
 from bot.config import Config
+from bot.dedup.settings import DedupSettings
 from bot.errors import StoreError
 from bot.store import database_url, digests, outbox
 from bot.store import feeds as feed_store
@@ -104,8 +105,7 @@ def gather(config: Config, now: datetime, url: str | None = None) -> dict[str, A
         names = tables(conn)
         if "feeds" not in names:
             raise StoreError(f"no chipwatch tables in {where} (has the bot run yet?)")
-        dedup = config.settings.dedup
-        window = dedup.window if dedup else config.raw.dedup.window
+        window = (config.settings.dedup or DedupSettings()).window  # dedup off: the default
         return {"now": now.isoformat(timespec="seconds"), "state": where,
                 "snapshot": snapshot,
                 "feeds": _feeds(conn, config, now, names), "outbox": _outbox(conn),
