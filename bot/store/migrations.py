@@ -7,7 +7,7 @@ that both backends take; `{serial}` stands for an auto-numbered integer primary 
 
 from __future__ import annotations
 
-from bot.store.stories import STORY_SCHEMA
+from bot.store.stories import STORY_FOLLOW, STORY_SCHEMA
 
 SERIAL = {
     "sqlite": "INTEGER PRIMARY KEY AUTOINCREMENT",
@@ -188,4 +188,6 @@ MIGRATIONS: list[str] = [
         seen TIMESTAMP WITH TIME ZONE NOT NULL
     );
     """,
+    # 8: whether a story member is a follow-up (a restarted engine must know)
+    STORY_FOLLOW,
 ]

@@ -39,6 +39,10 @@ CREATE INDEX IF NOT EXISTS story_items_story ON story_items (story_id);
 """
 """Tables for stories and their members (migration 2)."""
 
+STORY_FOLLOW = "ALTER TABLE story_items ADD COLUMN follow INTEGER NOT NULL DEFAULT 0;"
+"""Whether a member is a follow-up (migration 8): a restarted engine must know, since a
+follow-up neither keeps a story open nor counts as one of its reports."""
+
 
 def _ts(when: datetime) -> str:
     """Fixed-width UTC text, so SQL string comparison orders it like time."""
@@ -54,11 +58,13 @@ class SqlStoryStore:
 
     @classmethod
     def on(cls, conn: Conn) -> SqlStoryStore:
-        """A store on one connection, creating the tables if missing (for tools and tests
-        that keep stories outside a chipwatch state database)."""
+        """A store on one SQLite connection, creating the tables if missing (for tools and
+        tests that keep stories outside a chipwatch state database)."""
         for statement in STORY_SCHEMA.split(";"):
             if statement.strip():
                 conn.execute(statement)
+        if "follow" not in {r[1] for r in conn.execute("PRAGMA table_info(story_items)")}:
+            conn.execute(STORY_FOLLOW)
         return cls(lambda: conn)
 
     def load(self, window: timedelta) -> list[tuple[str, list[Member]]]:
@@ -72,16 +78,17 @@ class SqlStoryStore:
         by_story: dict[str, list[Member]] = {}
         cursor = conn.execute(
             "SELECT i.seq, i.item_id, i.story_id, i.url_key, i.title_key, i.source,"
-            " i.published, i.features FROM story_items i JOIN story_stories s"
+            " i.published, i.features, i.follow FROM story_items i JOIN story_stories s"
             " ON s.id = i.story_id WHERE s.merged_into IS NULL AND s.last_seen >= ?"
             " ORDER BY i.seq",
             (cutoff,),
         )
-        for seq, item_id, story_id, url_key, title_key, source, published, feats in cursor:
+        for (seq, item_id, story_id, url_key, title_key, source, published, feats,
+             follow) in cursor:
             by_story.setdefault(story_id, []).append(
                 Member(seq=seq, item_id=item_id, features=json.loads(feats),
                        title_key=title_key, url_key=url_key, source=source,
-                       published=datetime.fromisoformat(published))
+                       published=datetime.fromisoformat(published), follow=bool(follow))
             )
         return list(by_story.items())
 
@@ -89,14 +96,15 @@ class SqlStoryStore:
         self._upsert(story)
         self._conn().execute(
             "INSERT INTO story_items (seq, item_id, story_id, url_key, title_key, source,"
-            " published, features) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (seq) DO UPDATE"
+            " published, features, follow) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (seq) DO UPDATE"
             " SET item_id = excluded.item_id, story_id = excluded.story_id,"
             " url_key = excluded.url_key, title_key = excluded.title_key,"
             " source = excluded.source, published = excluded.published,"
-            " features = excluded.features",
+            " features = excluded.features, follow = excluded.follow",
             (member.seq, member.item_id, story.id, member.url_key, member.title_key,
              member.source, _ts(member.published),
-             json.dumps(member.features, separators=(",", ":"))),
+             json.dumps(member.features, separators=(",", ":")), int(member.follow)),
         )
 
     def save_merge(self, loser_id: str, winner: Story) -> None:

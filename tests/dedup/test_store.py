@@ -73,3 +73,26 @@ def test_schema_tables_are_prefixed() -> None:
     conn.executescript(STORY_SCHEMA)
     names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
     assert names and all(n.startswith("story_") for n in names)
+
+
+def test_a_follow_up_is_still_a_follow_up_after_a_restart(tmp_path: Path) -> None:
+    """A restarted engine must know which members were follow-ups: they neither keep a story
+    open nor count among its reports."""
+    from dataclasses import replace
+
+    from tests.dedup.helpers import item
+
+    settings = replace(DedupSettings(), follow_tags=frozenset({"follow-up"}),
+                       follow_window=timedelta(days=30), follow_joins_only=True)
+    engine, conn = _engine(tmp_path / "s.db", settings)
+    engine.assign(item("a", "US bans exports of advanced AI chips to China"))
+    follow = replace(item("b", "How the US ban on AI chip exports hits China", minutes=60),
+                     tags=frozenset({"follow-up"}))
+    assert engine.assign(follow) is not None
+    conn.commit()
+    conn.close()
+    _, conn = _engine(tmp_path / "s.db", settings)
+    members = {m.item_id: m.follow for _, ms in SqlStoryStore.on(conn).load(timedelta(days=30))
+               for m in ms}
+    assert members == {"a": False, "b": True}
+    conn.close()
