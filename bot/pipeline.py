@@ -161,8 +161,8 @@ def route_alerts(ctx: RunContext, cands: list[Candidate]) -> list[Candidate]:
 def record(ctx: RunContext, cands: list[Candidate]) -> list[Candidate]:
     """Write items as seen and queue their messages, in the caller's transaction."""
     conn = ctx.db.conn
+    item_store.insert_many(conn, [(c.item, c.match, c.status, c.story_id) for c in cands])
     for c in cands:
-        item_store.insert(conn, c.item, c.match, c.status, c.story_id)
         for r in c.routes:
             if r.mode == RouteMode.DIGEST and c.match is not None:
                 add_digest_entry(conn, r.channel, c.item, c.match, c.story_id, ctx.now)

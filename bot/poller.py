@@ -230,15 +230,16 @@ class Poller:
         return notices
 
     def _account(self, reports: list[tuple[PollReport, int]], now: datetime) -> None:
+        m = self.metrics
         for report, errors in reports:
             log_report(report, errors)
-            m = self.metrics
-            m.items_seen.inc(report.items)
-            m.items_new.inc(report.new)
             for rule, channel in report.alerted:
                 m.alerts.labels(rule, channel).inc()
             if report.error is None:
                 m.success(report.feed, now)
+        # One increment per batch: a batch may hold hundreds of feeds.
+        m.items_seen.inc(sum(r.items for r, _ in reports))
+        m.items_new.inc(sum(r.new for r, _ in reports))
 
     def poll_all(self, feeds: Sequence[FeedSpec], force: bool = False) -> list[PollReport]:
         """One cycle over `feeds` (only the due ones unless `force`): fetch concurrently,

@@ -58,22 +58,35 @@ def unseen(conn: Conn, items: Iterable[Item], now: datetime) -> list[Item]:
     return out
 
 
+_INSERT = """
+    INSERT INTO items (id, feed, link_norm, title_norm, title, link, summary,
+        source, published, fetched, story_id, rules, tags, severity, status)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+    """
+
+Seen = tuple[Item, Match | None, str, str | None]
+"""An item as recorded: with what the rules said, its status and its story."""
+
+
+def _row(item: Item, match: Match | None, status: str, story_id: str | None) -> tuple[Any, ...]:
+    return (item.id, item.feed, normalize_url(item.link) if item.link else "",
+            normalize_title(item.title), item.title, item.link, item.summary, item.source,
+            item.published.isoformat(), item.fetched.isoformat(), story_id,
+            json.dumps(match.rule_ids) if match else None,
+            json.dumps(sorted(match.tags)) if match else None,
+            int(match.severity) if match else None, status)
+
+
 def insert(conn: Conn, item: Item, match: Match | None, status: str,
            story_id: str | None) -> None:
     """Record an item as seen, with what the rules said and what became of it."""
-    conn.execute(
-        """
-        INSERT INTO items (id, feed, link_norm, title_norm, title, link, summary,
-            source, published, fetched, story_id, rules, tags, severity, status)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
-        """,
-        (item.id, item.feed, normalize_url(item.link) if item.link else "",
-         normalize_title(item.title), item.title, item.link, item.summary, item.source,
-         item.published.isoformat(), item.fetched.isoformat(), story_id,
-         json.dumps(match.rule_ids) if match else None,
-         json.dumps(sorted(match.tags)) if match else None,
-         int(match.severity) if match else None, status),
-    )
+    conn.execute(_INSERT, _row(item, match, status, story_id))
+
+
+def insert_many(conn: Conn, seen: Sequence[Seen]) -> None:
+    """Record a poll's items as seen, in one statement."""
+    if seen:
+        conn.executemany(_INSERT, [_row(*s) for s in seen])
 
 
 def has_items(conn: Conn, feed: str) -> bool:
