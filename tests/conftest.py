@@ -105,3 +105,10 @@ def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = No
 
 def slack_env(slack: FakeSlack) -> dict[str, str]:
     return {"SLACK_BOT_TOKEN": TOKEN, "SLACK_API_URL": slack.base_url}
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The figures the loopback tests measured (see tests/support/figures.py)."""
+    from tests.support import figures
+
+    figures.write(terminalreporter)

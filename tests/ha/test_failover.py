@@ -31,9 +31,9 @@ import pytest
 
 from bot.store import open_store
 from tests.conftest import REPO, TEST_RULES, slack_env, write_config
-from tests.ha.conftest import FIGURES
 from tests.support.fake_slack import FakeSlack, Fault
 from tests.support.feed_server import FeedServer
+from tests.support.figures import FIGURES
 from tests.support.util import rss
 
 SEED = 20260129

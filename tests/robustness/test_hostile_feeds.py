@@ -27,9 +27,9 @@ from bot.slack.notifier import ConsoleNotifier
 from bot.store import SqliteStore
 from bot.store import feeds as feed_store
 from tests.conftest import write_config
-from tests.robustness.conftest import FIGURES as ROBUST_FIGURES
 from tests.support import hostile_server as hs
 from tests.support.feed_server import FeedServer
+from tests.support.figures import FIGURES as ROBUST_FIGURES
 from tests.support.util import poll, rss
 
 pytestmark = pytest.mark.slow  # timing: fetch deadlines against trickling servers

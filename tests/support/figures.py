@@ -1,4 +1,5 @@
-"""Figures the robustness tests measure, printed in pytest's terminal summary."""
+"""Figures the loopback tests measure (hang times, failover seconds…), printed in pytest's
+terminal summary by the hook in tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import Any
 FIGURES: dict[str, dict[str, tuple[Any, ...]]] = {}
 
 
-def pytest_terminal_summary(terminalreporter: Any) -> None:
+def write(terminalreporter: Any) -> None:
+    """Print every table the tests filled in."""
     for title, rows in FIGURES.items():
         terminalreporter.write_sep("-", title)
         for label, values in rows.items():
