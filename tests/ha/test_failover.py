@@ -22,7 +22,6 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,7 @@ from tests.conftest import REPO, TEST_RULES, slack_env, write_config
 from tests.support.fake_slack import FakeSlack, Fault
 from tests.support.feed_server import FeedServer
 from tests.support.figures import FIGURES
-from tests.support.util import rss
+from tests.support.util import GrowingFeed
 
 SEED = 20260129
 DISRUPTIONS = int(os.environ.get("CHIPWATCH_FAILOVER_DISRUPTIONS", "20"))
@@ -57,31 +56,12 @@ END $$ LANGUAGE plpgsql;
 """
 
 
-class GrowingFeed:
-    """A feed that starts with a few items and gains one every GROW_EVERY seconds."""
-
-    def __init__(self, name: str, site: str) -> None:
-        self.name = name
-        self.started = time.monotonic()
-        self.items = []
-        for n in range(PER_FEED):
-            title = (f"China approves H200 imports for {site} buyer {n}" if n % 3
-                     else f"US adds {site} firm {n} to entity list over chip exports")
-            self.items.append({"title": title, "link": f"https://{name}.example.com/{n}",
-                               "guid": f"{name}-{n}"})
-
-    def visible(self) -> int:
-        grown = int((time.monotonic() - self.started) / GROW_EVERY)
-        return min(len(self.items), 3 + grown)
-
-    def behaviour(self, h: BaseHTTPRequestHandler) -> bool:
-        body = rss(self.items[: self.visible()][::-1], title=self.name)
-        h.send_response(200)
-        h.send_header("Content-Type", "application/rss+xml")
-        h.send_header("Content-Length", str(len(body)))
-        h.end_headers()
-        h.wfile.write(body)
-        return True
+def _items(name: str, site: str) -> list[dict[str, str]]:
+    """A feed's items: chip-trade headlines about `site` (mirrors share headlines)."""
+    return [{"title": (f"China approves H200 imports for {site} buyer {n}" if n % 3
+                       else f"US adds {site} firm {n} to entity list over chip exports"),
+             "link": f"https://{name}.example.com/{n}", "guid": f"{name}-{n}"}
+            for n in range(PER_FEED)]
 
 
 @dataclass
@@ -166,7 +146,7 @@ def test_failover_under_kills_and_pauses_keeps_every_alert_once_and_in_order(
         for table in AUDITED:
             admin.execute(f"CREATE TRIGGER audit_{table} AFTER INSERT OR UPDATE OR DELETE ON "
                           f"{table} FOR EACH STATEMENT EXECUTE FUNCTION audit_write()")
-    feeds = [GrowingFeed(name, site) for name, site in
+    feeds = [GrowingFeed(name, _items(name, site), GROW_EVERY) for name, site in
              (("wire", "wire"), ("desk", "desk"), ("wire-mirror", "wire"),
               ("desk-mirror", "desk"))]
     failovers: list[float] = []

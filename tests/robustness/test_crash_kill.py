@@ -18,7 +18,6 @@ import subprocess
 import sys
 import threading
 from collections import Counter
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -28,7 +27,7 @@ from tests.conftest import REPO, TEST_RULES, slack_env, write_config
 from tests.support.fake_slack import FakeSlack, Fault
 from tests.support.feed_server import FeedServer
 from tests.support.figures import FIGURES
-from tests.support.util import rss
+from tests.support.util import GrowingFeed
 
 SEED = 20260128
 KILLS = 22
@@ -37,27 +36,6 @@ GROW_EVERY = 0.6  # seconds per new item in each feed
 CHANNELS = ("#chip-alerts", "#policy", "#chip-firehose")
 pytestmark = pytest.mark.slow
 
-
-class GrowingFeed:
-    """A feed that starts with a few items and gains one every GROW_EVERY seconds."""
-
-    def __init__(self, name: str, items: list[dict[str, str]]) -> None:
-        self.name = name
-        self.items = items
-        self.started = SYSTEM_CLOCK.monotonic()
-
-    def visible(self) -> int:
-        grown = int((SYSTEM_CLOCK.monotonic() - self.started) / GROW_EVERY)
-        return min(len(self.items), 3 + grown)
-
-    def behaviour(self, h: BaseHTTPRequestHandler) -> bool:
-        body = rss(self.items[: self.visible()][::-1], title=self.name)  # newest first
-        h.send_response(200)
-        h.send_header("Content-Type", "application/rss+xml")
-        h.send_header("Content-Length", str(len(body)))
-        h.end_headers()
-        h.wfile.write(body)
-        return True
 
 
 def _items(feed: str, site: str | None = None) -> list[dict[str, str]]:
@@ -121,8 +99,8 @@ def test_sigkill_at_random_moments_loses_and_repeats_nothing(
     tmp_path: Path, fake_slack: FakeSlack
 ) -> None:
     rng = random.Random(SEED)
-    feeds = [GrowingFeed(name, _items(name)) for name in ("wire", "desk")]
-    mirrors = [GrowingFeed(f"{f.name}-mirror", _items(f.name, f"{f.name}-mirror"))
+    feeds = [GrowingFeed(name, _items(name), GROW_EVERY) for name in ("wire", "desk")]
+    mirrors = [GrowingFeed(f"{f.name}-mirror", _items(f.name, f"{f.name}-mirror"), GROW_EVERY)
                for f in feeds]
     with FeedServer(latency=0.05) as server:
         for f in feeds + mirrors:

@@ -78,3 +78,25 @@ def poll(app: Any, feed: Any, force: bool = False) -> Any:
     None when it was not due (and not forced)."""
     reports = app.poller.poll_all([feed], force=force)
     return reports[0] if reports else None
+
+
+class GrowingFeed:
+    """A feed that starts with a few `items` and shows one more every `grow_every` seconds,
+    newest first (a behaviour for the loopback feed server)."""
+
+    def __init__(self, name: str, items: list[dict[str, str]], grow_every: float) -> None:
+        self.name, self.items, self.grow_every = name, items, grow_every
+        self.started = time.monotonic()
+
+    def visible(self) -> int:
+        grown = int((time.monotonic() - self.started) / self.grow_every)
+        return min(len(self.items), 3 + grown)
+
+    def behaviour(self, h: BaseHTTPRequestHandler) -> bool:
+        body = rss(self.items[: self.visible()][::-1], title=self.name)
+        h.send_response(200)
+        h.send_header("Content-Type", "application/rss+xml")
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+        return True
