@@ -68,6 +68,7 @@ class RunContext:
     stories: Stories
     feed: FeedSpec
     buttons: bool = False  # parent alerts carry Mute / Not relevant buttons (Socket Mode on)
+    known: item_store.Known | None = None  # the batch's exact-dedup lookup, if it made one
 
 
 class Status(StrEnum):
@@ -99,7 +100,9 @@ Stage = Callable[[RunContext, list[Any]], list[Any]]
 
 def fresh(ctx: RunContext, items: list[Item]) -> list[Candidate]:
     """Exact dedup against everything seen (id, normalized link, same-feed title)."""
-    new = item_store.unseen(ctx.db.conn, items, ctx.now)
+    known = ctx.known if ctx.known is not None else item_store.known(ctx.db.conn, items,
+                                                                      ctx.now)
+    new = known.take(items)
     churn = len(new) == len(items) >= CHURN_MIN_ITEMS and _watched_closely(ctx)
     if churn:
         log.warning("feed_churn feed=%s items=%d action=recorded_without_alerts",
@@ -265,21 +268,26 @@ class Polled:
 
 
 def finish(ctx: RunContext, polled: Polled) -> PollReport:
-    """Match, route and record the items and the fetch, in the caller's transaction, so
-    items, their outbox rows and the feed's validators move together."""
+    """Match, route and record the items in the caller's transaction. The caller stores the
+    fetch (`fetch_record`) in that transaction too, so items, their outbox rows and the
+    feed's validators move together."""
     result, error = polled.fetched.result, polled.error
     errors = polled.fetched.errors + 1 if error else 0
     delay = next_delay(ctx.feed.interval, errors,
                        ctx.config.settings.fetch.backoff_max, result.retry_after)
     items = polled.parsed.items
     cands = run_stages(ctx, items, ITEM_STAGES)
-    feed_store.record_fetch(ctx.db.conn, result, ctx.now + delay, len(cands), error)
     alerts = [c for c in cands if c.status is Status.ALERT]
     alerted = tuple((rule, r.channel) for c in alerts if c.match
                     for r in c.routes for rule in c.match.rule_ids)
     return PollReport(ctx.feed.name, result.outcome, len(items), len(cands), len(alerts),
                       error, ctx.now + delay, str(result.status or result.outcome.value),
                       alerted)
+
+
+def fetch_record(polled: Polled, report: PollReport) -> feed_store.Fetch:
+    """What the store keeps of a finished poll."""
+    return feed_store.Fetch(polled.fetched.result, report.next_due, report.new, report.error)
 
 
 def log_report(report: PollReport, errors: int) -> None:

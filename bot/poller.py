@@ -30,17 +30,19 @@ from bot.feeds.fetch import Fetcher, FetchResult
 from bot.feeds.parsepool import Parsed, ParsePool, parse_result
 from bot.feeds.response import Outcome
 from bot.metrics import Metrics
-from bot.models import FeedSpec
+from bot.models import FeedSpec, Item
 from bot.pipeline import (
     Fetched,
     Polled,
     PollReport,
     RunContext,
     Stories,
+    fetch_record,
     finish,
     log_report,
 )
 from bot.store import feeds as feed_store
+from bot.store import items as item_store
 from bot.store.base import Conn, Store, savepoint
 from bot.store.feeds import FeedState
 
@@ -67,6 +69,10 @@ def take_batch(q: queue.SimpleQueue[Fetched], most: int, clock: Clock,
         except queue.Empty:
             break
     return batch
+
+
+def _items(batch: Sequence[Polled]) -> list[Item]:
+    return [it for p in batch for it in p.parsed.items]
 
 
 class HostSlots:
@@ -169,12 +175,13 @@ class Poller:
         them. A backtest hands its archive's items in here, as polls already parsed."""
         now = self.clock.now()
         config = self.config
-        ready = [(RunContext(now, config, self.db, self.stories, p.fetched.feed, self.buttons),
-                  p) for p in batch]
         reports: list[tuple[PollReport, int]] = []
+        fetches: list[feed_store.Fetch] = []
         with self.db.tx() as conn:
-            for ctx, polled in ready:
+            known = item_store.known(conn, _items(batch), now)
+            for i, polled in enumerate(batch):
                 f = polled.fetched
+                ctx = RunContext(now, config, self.db, self.stories, f.feed, self.buttons, known)
                 try:
                     with savepoint(conn, "feed"):
                         report = finish(ctx, polled)
@@ -182,8 +189,12 @@ class Poller:
                     raise
                 except Exception:
                     log.exception("poll_failed feed=%s", f.feed.name)
+                    # What this feed took is rolled back: look the rest up afresh.
+                    known = item_store.known(conn, _items(batch[i + 1:]), now)
                 else:
                     reports.append((report, f.errors + 1 if report.error else 0))
+                    fetches.append(fetch_record(polled, report))
+            feed_store.record_fetches(conn, fetches)
             notices = (self._health(conn, [r.feed for r, _ in reports], now)
                        if self.watch_health else [])
         for kind in notices:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -68,36 +69,57 @@ def last_success(conn: Conn, name: str) -> datetime | None:
     return _dt(row[0]) if row else None
 
 
-def record_fetch(
-    conn: Conn, result: FetchResult, next_due: datetime, new_items: int,
-    error: str | None,
-) -> None:
-    """Store the outcome of one poll. Validators move only when the body was processed."""
-    ok = result.outcome in (Outcome.OK, Outcome.NOT_MODIFIED) and error is None
-    now = result.fetched.isoformat()
-    conn.execute(
-        """
-        INSERT INTO feeds (name, url) VALUES (?, ?)
-        ON CONFLICT(name) DO UPDATE SET url = excluded.url
-        """,
-        (result.feed.name, result.feed.url),
-    )
-    conn.execute(
-        """
-        UPDATE feeds SET
-            etag = CASE WHEN :ok THEN :etag ELSE etag END,
-            last_modified = CASE WHEN :ok THEN :lm ELSE last_modified END,
-            last_status = :status, last_error = :error, last_attempt = :now,
-            last_success = CASE WHEN :ok THEN :now ELSE last_success END,
-            last_new_item = CASE WHEN :new > 0 THEN :now ELSE last_new_item END,
-            errors = CASE WHEN :ok THEN 0 ELSE errors + 1 END,
-            failing_since = CASE WHEN :ok THEN NULL ELSE COALESCE(failing_since, :now) END,
-            next_due = :due, items_total = items_total + :new,
-            gone = CASE WHEN :gone THEN 1 ELSE 0 END
-        WHERE name = :name
-        """,
-        {"ok": ok, "etag": result.validators.etag, "lm": result.validators.last_modified,
-         "status": str(result.status or result.outcome.value), "error": error, "now": now,
-         "new": new_items, "due": next_due.isoformat(), "name": result.feed.name,
-         "gone": result.outcome is Outcome.GONE},
-    )
+@dataclass(frozen=True)
+class Fetch:
+    """One poll's outcome, to be stored: `new_items` found, `error` if it failed."""
+
+    result: FetchResult
+    next_due: datetime
+    new_items: int
+    error: str | None
+
+
+# One statement whether or not the feed has a row yet. A new row gets what the update would
+# give the column defaults (errors 0, items_total 0, the rest NULL).
+_RECORD = """
+    INSERT INTO feeds (name, url, etag, last_modified, last_status, last_error, last_attempt,
+        last_success, last_new_item, errors, failing_since, next_due, items_total, gone)
+    VALUES (:name, :url, CASE WHEN :ok THEN :etag END, CASE WHEN :ok THEN :lm END, :status,
+        :error, :now, CASE WHEN :ok THEN :now END, CASE WHEN :new > 0 THEN :now END,
+        CASE WHEN :ok THEN 0 ELSE 1 END, CASE WHEN :ok THEN NULL ELSE :now END, :due, :new,
+        CASE WHEN :gone THEN 1 ELSE 0 END)
+    ON CONFLICT(name) DO UPDATE SET
+        url = excluded.url,
+        etag = CASE WHEN :ok THEN :etag ELSE feeds.etag END,
+        last_modified = CASE WHEN :ok THEN :lm ELSE feeds.last_modified END,
+        last_status = :status, last_error = :error, last_attempt = :now,
+        last_success = CASE WHEN :ok THEN :now ELSE feeds.last_success END,
+        last_new_item = CASE WHEN :new > 0 THEN :now ELSE feeds.last_new_item END,
+        errors = CASE WHEN :ok THEN 0 ELSE feeds.errors + 1 END,
+        failing_since = CASE WHEN :ok THEN NULL ELSE COALESCE(feeds.failing_since, :now) END,
+        next_due = :due, items_total = feeds.items_total + :new,
+        gone = CASE WHEN :gone THEN 1 ELSE 0 END
+    """
+
+
+def _params(f: Fetch) -> dict[str, Any]:
+    result = f.result
+    ok = result.outcome in (Outcome.OK, Outcome.NOT_MODIFIED) and f.error is None
+    return {"ok": ok, "etag": result.validators.etag, "lm": result.validators.last_modified,
+            "status": str(result.status or result.outcome.value), "error": f.error,
+            "now": result.fetched.isoformat(), "new": f.new_items,
+            "due": f.next_due.isoformat(), "name": result.feed.name, "url": result.feed.url,
+            "gone": result.outcome is Outcome.GONE}
+
+
+def record_fetches(conn: Conn, fetches: Sequence[Fetch]) -> None:
+    """Store the outcome of each poll, in one statement. Validators move only when the body
+    was processed."""
+    if fetches:
+        conn.executemany(_RECORD, [_params(f) for f in fetches])
+
+
+def record_fetch(conn: Conn, result: FetchResult, next_due: datetime, new_items: int,
+                 error: str | None) -> None:
+    """Store the outcome of one poll."""
+    record_fetches(conn, [Fetch(result, next_due, new_items, error)])

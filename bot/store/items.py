@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,35 +28,64 @@ def _existing(conn: Conn, column: str, values: Sequence[str],
     return found
 
 
+@dataclass
+class Known:
+    """Which exact-dedup keys the store holds among some items' (ids, normalized links,
+    same-feed titles), kept current as items are taken: one lookup serves a whole batch of
+    polls instead of three queries for each."""
+
+    ids: set[str]
+    links: set[str]
+    titles: set[tuple[str, str]]
+
+    def take(self, items: Iterable[Item]) -> list[Item]:
+        """The items not known yet, in order, each once; from now on they are known."""
+        out = []
+        for it in items:
+            link = normalize_url(it.link) if it.link else ""
+            title = normalize_title(it.title)
+            if it.id in self.ids or (link and link in self.links) or \
+                    (title and (it.feed, title) in self.titles):
+                continue
+            self.ids.add(it.id)
+            if link:
+                self.links.add(link)
+            if title:
+                self.titles.add((it.feed, title))
+            out.append(it)
+        return out
+
+
+def known(conn: Conn, items: Sequence[Item], now: datetime) -> Known:
+    """The keys of `items` the store already holds (titles: seen in the same feed within
+    SAME_TITLE_SPAN)."""
+    links = {normalize_url(it.link) for it in items if it.link} - {""}
+    pairs = {(it.feed, t) for it in items if (t := normalize_title(it.title))}
+    ids = _existing(conn, "id", list({it.id: None for it in items}))
+    # `link_norm != ''` lets SQLite use the partial index items_link instead of a full scan.
+    seen_links = _existing(conn, "link_norm", list(links), " AND link_norm != ''")
+    return Known(ids, seen_links, _seen_titles(conn, list(pairs), now - SAME_TITLE_SPAN))
+
+
+def _seen_titles(conn: Conn, pairs: Sequence[tuple[str, str]],
+                 since: datetime) -> set[tuple[str, str]]:
+    found: set[tuple[str, str]] = set()
+    for i in range(0, len(pairs), _CHUNK):
+        chunk = pairs[i : i + _CHUNK]
+        keys = ",".join(["(?, ?)"] * len(chunk))
+        # CROSS JOIN keeps SQLite's loop over the few keys, each one a seek in items_title.
+        sql = (f"WITH k(feed, title) AS (VALUES {keys}) SELECT k.feed, k.title FROM k "
+               "CROSS JOIN items WHERE items.feed = k.feed AND items.title_norm = k.title "
+               "AND items.fetched >= ?")
+        found.update((r[0], r[1]) for r in
+                     conn.execute(sql, (*(v for pair in chunk for v in pair), since.isoformat())))
+    return found
+
+
 def unseen(conn: Conn, items: Iterable[Item], now: datetime) -> list[Item]:
     """The items never seen before, in order, each once."""
     items = list(items)
-    if not items:
-        return []
-    links = {it.id: normalize_url(it.link) if it.link else "" for it in items}
-    titles = {it.id: (it.feed, normalize_title(it.title)) for it in items}
-    ids = _existing(conn, "id", [it.id for it in items])
-    # `link_norm != ''` lets SQLite use the partial index items_link instead of a full scan.
-    seen_links = _existing(conn, "link_norm", [v for v in links.values() if v],
-                           " AND link_norm != ''")
-    since = (now - SAME_TITLE_SPAN).isoformat()
-    seen_titles: set[tuple[str, str]] = set()
-    for feed in {it.feed for it in items}:
-        found = _existing(conn, "title_norm", [t for f, t in titles.values() if t and f == feed],
-                          " AND feed = ? AND fetched >= ?", (feed, since))
-        seen_titles.update((feed, t) for t in found)
-    out = []
-    for it in items:
-        link, title = links[it.id], titles[it.id]
-        if it.id in ids or (link and link in seen_links) or (title[1] and title in seen_titles):
-            continue
-        ids.add(it.id)
-        if link:
-            seen_links.add(link)
-        if title[1]:
-            seen_titles.add(title)
-        out.append(it)
-    return out
+    return known(conn, items, now).take(items) if items else []
 
 
 _INSERT = """

@@ -112,6 +112,29 @@ def test_feed_state_moves_with_each_fetch(store: Store) -> None:
     assert row["items_total"] == 3 and row["last_error"] == "boom"
 
 
+def test_a_feed_first_seen_failing_and_several_fetches_in_one_statement(store: Store) -> None:
+    first = FetchResult(_feed("new"), Outcome.ERROR, NOW, status=500, error="boom")
+    later = NOW + timedelta(minutes=5)
+    with store.tx() as conn:
+        feed_store.record_fetch(conn, first, later, 0, "boom")
+    with store.reading() as conn:
+        state = feed_store.load_state(conn, "new")
+    assert (state.errors, state.failing_since, state.last_success) == (1, NOW, None)
+    fetches = [feed_store.Fetch(FetchResult(_feed(name), Outcome.OK, later, status=200,
+                                            validators=Validators(f'"{name}"', None)),
+                                later + timedelta(minutes=5), 2, None)
+               for name in ("new", "other")]
+    with store.tx() as conn:
+        feed_store.record_fetches(conn, fetches)
+    with store.reading() as conn:
+        states = feed_store.load_states(conn)
+        rows = {r["name"]: r for r in feed_store.all_rows(conn)}
+    assert states["new"].errors == 0 and states["new"].failing_since is None
+    assert states["other"].validators == Validators('"other"', None)
+    assert {n: (r["items_total"], r["last_new_item"]) for n, r in rows.items()} == {
+        "new": (2, later.isoformat()), "other": (2, later.isoformat())}
+
+
 def test_outbox_enqueue_is_idempotent_and_pending_keeps_order(store: Store) -> None:
     with store.tx() as conn:
         first = outbox.enqueue(conn, "alert|s|#a", "#a", "alert", Message("parent"), NOW, "s")
