@@ -12,6 +12,8 @@ import unicodedata
 from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from bot.text import squash
+
 _TRACKING_PARAMS = frozenset({"fbclid", "gclid", "mc_cid", "mc_eid"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -28,7 +30,6 @@ _SUFFIX_MAX_WORDS = 4
 _QUOTES_RE = re.compile(r"[\"'\u2018\u2019\u201a\u201b\u201c\u201d\u201e\u00ab\u00bb`\u00b4]")
 _POSSESSIVE_RE = re.compile(r"(?<=\w)['\u2019]s\b")
 _NON_WORD_RE = re.compile(r"[^\w\s]+")
-_SPACE_RE = re.compile(r"\s+")
 
 
 _CACHE = 16384  # an item's link and title are normalised by dedup and again when stored
@@ -117,4 +118,4 @@ def normalize_title(title: str) -> str:
     text = _POSSESSIVE_RE.sub("", text)
     text = _QUOTES_RE.sub("", text)
     text = _NON_WORD_RE.sub(" ", text).replace("_", " ")
-    return _SPACE_RE.sub(" ", text).strip()
+    return squash(text)

@@ -16,10 +16,10 @@ import feedparser
 
 from bot.dedup.normalize import normalize_url
 from bot.models import Item
+from bot.text import squash
 
 MAX_TITLE = 1000
 MAX_SUMMARY = 4000
-_SPACE_RE = re.compile(r"\s+")
 
 
 @dataclass(frozen=True)
@@ -74,8 +74,7 @@ def plain_text(fragment: str, limit: int) -> str:
             # The common case, several times faster than the parser and the same text (checked
             # on every title and summary of the 388,416-item dev archive).
             text = _TAG_RE.sub(_tag_text, cut)
-            return _SPACE_RE.sub(" ", html.unescape(text) if "&" in text else text
-                                 ).strip()[:limit]
+            return squash(html.unescape(text) if "&" in text else text)[:limit]
         parser = _TextOnly()
         try:
             parser.feed(cut)
@@ -83,7 +82,7 @@ def plain_text(fragment: str, limit: int) -> str:
             fragment = "".join(parser.parts)
         except (AssertionError, ValueError):
             fragment = html.unescape(re.sub(r"<[^>]*>", " ", fragment))
-    return _SPACE_RE.sub(" ", fragment).strip()[:limit]
+    return squash(fragment)[:limit]
 
 
 # A photo credit closing the text: "(Jane Doe/AFP via Getty Images)", "(STR / AFP)".
