@@ -130,6 +130,9 @@ def flush(db: Store, routes: Sequence[Route], now: datetime) -> int:
     schedule = digest_schedule(routes)
     rt: Route | None
     queued = 0
+    with db.reading() as conn:  # usually nothing waits: no write transaction for that
+        if not digests.waiting_channels(conn):
+            return 0
     with db.tx() as conn:
         for channel in digests.waiting_channels(conn):
             rt = schedule.get(channel)

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from bot import escalate
 from bot.config.compile import Config
@@ -83,9 +83,9 @@ class Status(StrEnum):
     ALERT = "alert"
 
 
-@dataclass(frozen=True)
-class Candidate:
-    """An item on its way through the stages, with what each stage decided."""
+class Candidate(NamedTuple):
+    """An item on its way through the stages, with what each stage decided (a tuple: one
+    or two are made for every item polled)."""
 
     item: Item
     status: Status = Status.NEW
@@ -129,10 +129,10 @@ def match_rules(ctx: RunContext, cands: list[Candidate]) -> list[Candidate]:
             out.append(c)
             continue
         m = match(ctx.config.rules, c.item.text, ctx.now)
-        if m is None:  # most items: a plain constructor, not dataclasses.replace (hot loop)
+        if m is None:  # most items: a plain constructor, not _replace (hot loop)
             out.append(Candidate(c.item, Status.NOMATCH))
             continue
-        out.append(replace(c, match=m,
+        out.append(c._replace(match=m,
                            status=Status.OLD if c.item.published < oldest else Status.ALERT))
     return out
 
@@ -144,8 +144,8 @@ def assign_stories(ctx: RunContext, cands: list[Candidate]) -> list[Candidate]:
     for c in cands:
         if c.status is Status.ALERT and c.match is not None:
             got = ctx.stories.assign(c.item, c.match)
-            c = (replace(c, status=Status.UNTHREADED) if got is None
-                 else replace(c, story_id=got[0], sources=got[1]))
+            c = (c._replace(status=Status.UNTHREADED) if got is None
+                 else c._replace(story_id=got[0], sources=got[1]))
         out.append(c)
     return out
 
@@ -156,7 +156,7 @@ def route_alerts(ctx: RunContext, cands: list[Candidate]) -> list[Candidate]:
     for c in cands:
         if c.status is Status.ALERT and c.match is not None:
             routes = route(ctx.config.routes, c.match)
-            c = replace(c, routes=routes, status=Status.ALERT if routes else Status.UNROUTED)
+            c = c._replace(routes=routes, status=Status.ALERT if routes else Status.UNROUTED)
         out.append(c)
     return out
 
