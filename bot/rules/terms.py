@@ -29,7 +29,7 @@ _WORD_RE = re.compile(r"\w+")
 class Doc:
     """A text prepared for matching: folded once, its words indexed for quick rejection."""
 
-    __slots__ = ("_sorted", "_title", "cased", "text", "words")
+    __slots__ = ("_sorted", "_starts", "_title", "cased", "text", "words")
 
     def __init__(self, text: str) -> None:
         # `cased` keeps the letters' case for `=Term`s; `text` is what every other term sees.
@@ -37,6 +37,7 @@ class Doc:
         self.text = self.cased.casefold()
         self.words = frozenset(_WORD_RE.findall(self.text))
         self._sorted: list[str] | None = None
+        self._starts: frozenset[str] | None = None
         self._title: Doc | None = None
 
     @property
@@ -46,6 +47,13 @@ class Doc:
             head, newline, _ = self.cased.partition("\n")
             self._title = Doc(head) if newline else self
         return self._title
+
+    @property
+    def starts(self) -> frozenset[str]:
+        """The first two letters of each word (a word that starts with a prefix shares them)."""
+        if self._starts is None:
+            self._starts = frozenset(w[:2] for w in self.words)
+        return self._starts
 
     def has_prefix(self, prefix: str) -> bool:
         if self._sorted is None:
