@@ -1,8 +1,10 @@
 """Term groups: the alternatives of one `all` entry, or a rule's `any` / `none` terms.
 
 Single-word terms of a group are looked up all at once (a set intersection with the text's
-words); only phrases, prefixes and regexes are tried one by one. Identical groups (rules
-sharing a `$list`) are one object, so a text's result for a group is computed once.
+words); phrases and prefixes are tried one by one, and only when the text holds one of their
+words or a word with their prefix's first two letters; regexes are always tried. Identical
+groups (rules sharing a `$list`) are one object, so a text's result for a group is computed
+once.
 """
 
 from __future__ import annotations
