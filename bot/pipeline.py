@@ -226,8 +226,7 @@ def run_stages(ctx: RunContext, things: list[Any], stages: Sequence[Stage]) -> l
     return things
 
 
-@dataclass(frozen=True)
-class PollReport:
+class PollReport(NamedTuple):
     """One line's worth of what a poll did; `alerted` holds (rule, channel) pairs queued."""
 
     feed: str
@@ -241,8 +240,7 @@ class PollReport:
     alerted: tuple[tuple[str, str], ...] = ()
 
 
-@dataclass(frozen=True)
-class Fetched:
+class Fetched(NamedTuple):
     """A fetch waiting to be processed, with the error count its feed had before it."""
 
     feed: FeedSpec
@@ -251,8 +249,7 @@ class Fetched:
     started: float
 
 
-@dataclass(frozen=True)
-class Polled:
+class Polled(NamedTuple):
     """A fetch and its parsed items: the input of `finish`."""
 
     fetched: Fetched

@@ -11,9 +11,8 @@ from __future__ import annotations
 import logging
 import multiprocessing
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from bot.feeds.adapter import parse_document, to_items
 from bot.models import Item
@@ -24,8 +23,7 @@ if TYPE_CHECKING:  # only for annotations: workers need not import the HTTP stac
 log = logging.getLogger("chipwatch.parse")
 
 
-@dataclass(frozen=True)
-class Parsed:
+class Parsed(NamedTuple):
     """A feed document's items, and why it yielded none when it is not a feed."""
 
     items: list[Item]

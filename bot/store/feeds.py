@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from bot.feeds.fetch import FetchResult, Validators
 from bot.feeds.response import Outcome
@@ -69,8 +69,7 @@ def last_success(conn: Conn, name: str) -> datetime | None:
     return _dt(row[0]) if row else None
 
 
-@dataclass(frozen=True)
-class Fetch:
+class Fetch(NamedTuple):
     """One poll's outcome, to be stored: `new_items` found, `error` if it failed."""
 
     result: FetchResult
