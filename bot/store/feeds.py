@@ -78,44 +78,48 @@ class Fetch(NamedTuple):
     error: str | None
 
 
-# One statement whether or not the feed has a row yet. A new row gets what the update would
-# give the column defaults (errors 0, items_total 0, the rest NULL).
+# One statement whether or not the feed has a row yet: the new row is what this poll alone
+# says (errors 0 or 1, the times it set), and an existing row takes it in. `errors = 0` in
+# the new row is what "the body was processed" reads as below.
 _RECORD = """
     INSERT INTO feeds (name, url, etag, last_modified, last_status, last_error, last_attempt,
         last_success, last_new_item, errors, failing_since, next_due, items_total, gone)
-    VALUES (:name, :url, CASE WHEN :ok THEN :etag END, CASE WHEN :ok THEN :lm END, :status,
-        :error, :now, CASE WHEN :ok THEN :now END, CASE WHEN :new > 0 THEN :now END,
-        CASE WHEN :ok THEN 0 ELSE 1 END, CASE WHEN :ok THEN NULL ELSE :now END, :due, :new,
-        CASE WHEN :gone THEN 1 ELSE 0 END)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT(name) DO UPDATE SET
         url = excluded.url,
-        etag = CASE WHEN :ok THEN :etag ELSE feeds.etag END,
-        last_modified = CASE WHEN :ok THEN :lm ELSE feeds.last_modified END,
-        last_status = :status, last_error = :error, last_attempt = :now,
-        last_success = CASE WHEN :ok THEN :now ELSE feeds.last_success END,
-        last_new_item = CASE WHEN :new > 0 THEN :now ELSE feeds.last_new_item END,
-        errors = CASE WHEN :ok THEN 0 ELSE feeds.errors + 1 END,
-        failing_since = CASE WHEN :ok THEN NULL ELSE COALESCE(feeds.failing_since, :now) END,
-        next_due = :due, items_total = feeds.items_total + :new,
-        gone = CASE WHEN :gone THEN 1 ELSE 0 END
+        etag = CASE WHEN excluded.errors = 0 THEN excluded.etag ELSE feeds.etag END,
+        last_modified = CASE WHEN excluded.errors = 0 THEN excluded.last_modified
+                        ELSE feeds.last_modified END,
+        last_status = excluded.last_status, last_error = excluded.last_error,
+        last_attempt = excluded.last_attempt,
+        last_success = COALESCE(excluded.last_success, feeds.last_success),
+        last_new_item = COALESCE(excluded.last_new_item, feeds.last_new_item),
+        errors = CASE WHEN excluded.errors = 0 THEN 0 ELSE feeds.errors + 1 END,
+        failing_since = CASE WHEN excluded.errors = 0 THEN NULL
+                        ELSE COALESCE(feeds.failing_since, excluded.failing_since) END,
+        next_due = excluded.next_due, items_total = feeds.items_total + excluded.items_total,
+        gone = excluded.gone
     """
 
 
-def _params(f: Fetch) -> dict[str, Any]:
+def _row(f: Fetch) -> tuple[Any, ...]:
     result = f.result
     ok = result.outcome in (Outcome.OK, Outcome.NOT_MODIFIED) and f.error is None
-    return {"ok": ok, "etag": result.validators.etag, "lm": result.validators.last_modified,
-            "status": str(result.status or result.outcome.value), "error": f.error,
-            "now": result.fetched.isoformat(), "new": f.new_items,
-            "due": f.next_due.isoformat(), "name": result.feed.name, "url": result.feed.url,
-            "gone": result.outcome is Outcome.GONE}
+    now = result.fetched.isoformat()
+    return (result.feed.name, result.feed.url,
+            result.validators.etag if ok else None,
+            result.validators.last_modified if ok else None,
+            str(result.status or result.outcome.value), f.error, now,
+            now if ok else None, now if f.new_items > 0 else None, 0 if ok else 1,
+            None if ok else now, f.next_due.isoformat(), f.new_items,
+            1 if result.outcome is Outcome.GONE else 0)
 
 
 def record_fetches(conn: Conn, fetches: Sequence[Fetch]) -> None:
     """Store the outcome of each poll, in one statement. Validators move only when the body
     was processed."""
     if fetches:
-        conn.executemany(_RECORD, [_params(f) for f in fetches])
+        conn.executemany(_RECORD, [_row(f) for f in fetches])
 
 
 def record_fetch(conn: Conn, result: FetchResult, next_due: datetime, new_items: int,
