@@ -79,6 +79,7 @@ class Metrics:
                                     buckets=CYCLE_BUCKETS, registry=r)
         self.notices = Counter("chipwatch_feed_notices", "Feed health notices queued, by kind.",
                                ["kind"], registry=r)
+        self._success_of: dict[str, Gauge] = {}  # labels() locks and checks: once per feed
 
     def watch(self, name: str, doc: str, label: str,
               read: Callable[[], dict[str, float]]) -> None:
@@ -90,7 +91,10 @@ class Metrics:
         self.fetch_seconds.observe(seconds)
 
     def success(self, feed: str, when: datetime) -> None:
-        self.feed_last_success.labels(feed).set(when.timestamp())
+        gauge = self._success_of.get(feed)
+        if gauge is None:
+            gauge = self._success_of[feed] = self.feed_last_success.labels(feed)
+        gauge.set(when.timestamp())
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -115,7 +115,8 @@ def normalize_title(title: str) -> str:
     """Case-folded headline without quotes, punctuation, wire prefixes or source suffix."""
     text = strip_decorations(title).casefold()
     # Possessives go before quotes do, so "China's" and "China" normalise alike.
-    text = _POSSESSIVE_RE.sub("", text)
+    if "'" in text or "\u2019" in text:
+        text = _POSSESSIVE_RE.sub("", text)
     text = _QUOTES_RE.sub("", text)
     text = _NON_WORD_RE.sub(" ", text).replace("_", " ")
     return squash(text)

@@ -104,11 +104,13 @@ class Backtest:
         window: dict[str, list[Item]] = {}
         end: datetime | None = None
         for item in items:
-            at = window_end(item.published, self.every)
-            if end is not None and at > end:
-                yield from self._poll(end, window)
-                window = {}
-            end = at if end is None else max(end, at)
+            # An item before the window's end (most of them) falls in that window.
+            if end is None or item.published >= end:
+                at = window_end(item.published, self.every)
+                if end is not None:
+                    yield from self._poll(end, window)
+                    window = {}
+                end = at
             window.setdefault(item.feed, []).append(item)
         if end is not None:
             yield from self._poll(end, window)
