@@ -1,12 +1,14 @@
 """One poll of one feed as a pipeline of small stages.
 
     (poller: fetch ─▶ parse) ─▶ fresh ─▶ match ─▶ story ─▶ route ─▶ record ─▶ (sender)
+                                 └─ screen ─┘   └────────── act ──────────┘
 
 Every stage has the same signature, `(ctx, list) -> list`, and the run stops at the first
-empty list. Stages are pure but for `fresh`, `story` and `record`, which read and write the
-store inside the one transaction that also moves the feed's validators: an item is recorded
-as seen in the same commit that queues its messages, so nothing is lost or sent twice.
-`run`, `replay` and `backtest` all drive these stages; only where items come from differs.
+empty list. Stages are pure but for `fresh` (reads), `story` and `record`, which read and
+write the store inside the one transaction that also moves the feed's validators: an item is
+recorded as seen in the same commit that queues its messages, so nothing is lost or sent
+twice. `run`, `replay` and `backtest` all drive these stages; only where items come from
+differs.
 """
 
 from __future__ import annotations
@@ -213,8 +215,22 @@ def escalate_stories(ctx: RunContext, cands: list[Candidate]) -> list[Candidate]
     return cands
 
 
-ITEM_STAGES: Sequence[Stage] = (fresh, match_rules, assign_stories, route_alerts, record,
-                                escalate_stories)
+# Screening reads the store and writes nothing. Acting writes for alerting items only, but
+# for `record`'s one insert of every new item.
+SCREEN_STAGES: Sequence[Stage] = (fresh, match_rules)
+ACT_STAGES: Sequence[Stage] = (assign_stories, route_alerts, record, escalate_stories)
+
+
+def screen(ctx: RunContext, polled: Polled) -> list[Candidate]:
+    """A poll's new items, matched: the stages that only read."""
+    return run_stages(ctx, polled.parsed.items, SCREEN_STAGES)
+
+
+def writes_once(cands: Sequence[Candidate]) -> bool:
+    """Whether acting on `cands` writes one statement at most (nothing alerts: only the
+    insert of the items), which SQLite and PostgreSQL apply whole or not at all, so it needs
+    no savepoint of its own."""
+    return not any(c.status is Status.ALERT for c in cands)
 
 
 def run_stages(ctx: RunContext, things: list[Any], stages: Sequence[Stage]) -> list[Any]:
@@ -264,16 +280,16 @@ class Polled(NamedTuple):
         return self.parsed.problem
 
 
-def finish(ctx: RunContext, polled: Polled) -> PollReport:
-    """Match, route and record the items in the caller's transaction. The caller stores the
-    fetch (`fetch_record`) in that transaction too, so items, their outbox rows and the
-    feed's validators move together."""
+def finish(ctx: RunContext, polled: Polled, cands: list[Candidate]) -> PollReport:
+    """Act on a poll's screened items: stories, routes, record, in the caller's transaction.
+    The caller stores the fetch (`fetch_record`) in that transaction too, so items, their
+    outbox rows and the feed's validators move together."""
     result, error = polled.fetched.result, polled.error
     errors = polled.fetched.errors + 1 if error else 0
     delay = next_delay(ctx.feed.interval, errors,
                        ctx.config.settings.fetch.backoff_max, result.retry_after)
     items = polled.parsed.items
-    cands = run_stages(ctx, items, ITEM_STAGES)
+    cands = run_stages(ctx, cands, ACT_STAGES)
     alerts = [c for c in cands if c.status is Status.ALERT]
     alerted = tuple((rule, r.channel) for c in alerts if c.match
                     for r in c.routes for rule in c.match.rule_ids)

@@ -17,7 +17,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -40,6 +40,8 @@ from bot.pipeline import (
     fetch_record,
     finish,
     log_report,
+    screen,
+    writes_once,
 )
 from bot.store import feeds as feed_store
 from bot.store import items as item_store
@@ -183,8 +185,11 @@ class Poller:
                 f = polled.fetched
                 ctx = RunContext(now, config, self.db, self.stories, f.feed, self.buttons, known)
                 try:
-                    with savepoint(conn, "feed"):
-                        report = finish(ctx, polled)
+                    cands = screen(ctx, polled)
+                    # A savepoint makes a feed's several writes one, so a failure rolls them
+                    # back together; most polls alert nothing and write once.
+                    with nullcontext() if writes_once(cands) else savepoint(conn, "feed"):
+                        report = finish(ctx, polled, cands)
                 except StoreError:  # the database, not this feed: the batch fails whole
                     raise
                 except Exception:
