@@ -1,4 +1,4 @@
-"""Archives of feed items, JSON lines (gzip or plain): read as a stream of `Item`s.
+"""Archives of feed items, JSON lines (gzip or plain): read as a stream of `Archived` items.
 
 One object a line: `id, title, summary, link, published, feed` (the format of
 ../shared/data/stream-dev and of `chipwatch cluster`'s input; `source` is taken when
@@ -13,9 +13,10 @@ import io
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 from urllib.parse import urlsplit
 
 from bot.clock import parse_utc
@@ -29,9 +30,26 @@ class BadLine(ValueError):
     """A line that is not a usable item; the message says why."""
 
 
-def to_item(raw: Any) -> Item:
-    """One decoded JSON object to an Item, its text cleaned as the feed adapter cleans it
-    (its `fetched` is its `published` until polled)."""
+class Archived(NamedTuple):
+    """One archived item, its text cleaned; it becomes an `Item` when a poll takes it."""
+
+    id: str
+    feed: str
+    title: str
+    link: str
+    summary: str
+    published: datetime
+    source: str
+
+    def polled(self, at: datetime) -> Item:
+        """The item as a poll at `at` fetches it."""
+        return Item(self.id, self.feed, self.title, self.link, self.summary, self.published,
+                    at, self.source)
+
+
+def to_record(raw: Any) -> Archived:
+    """One decoded JSON object to an `Archived` item, its text cleaned as the feed adapter
+    cleans it."""
     if not isinstance(raw, dict):
         raise BadLine("not a JSON object")
     missing = [k for k in REQUIRED if k not in raw]
@@ -45,9 +63,9 @@ def to_item(raw: Any) -> Item:
     feed = str(raw["feed"])
     source = str(raw.get("source") or _host(feed))
     # The same clean-up as a fetched feed's entries: archived summaries are feed HTML.
-    return Item(str(raw["id"]), feed, plain_text(str(raw["title"] or ""), MAX_TITLE),
-                str(raw["link"] or ""), summary_text(str(raw.get("summary") or "")),
-                published, published, source)
+    return Archived(str(raw["id"]), feed, plain_text(str(raw["title"] or ""), MAX_TITLE),
+                    str(raw["link"] or ""), summary_text(str(raw.get("summary") or "")),
+                    published, source)
 
 
 @lru_cache(maxsize=4096)
@@ -65,7 +83,7 @@ class Progress:
 
 
 def read_archive(path: Path, progress: Progress | None = None,
-                 on_bad: Callable[[int, str], None] | None = None) -> Iterator[Item]:
+                 on_bad: Callable[[int, str], None] | None = None) -> Iterator[Archived]:
     """The archive's items in file order; a bad line is reported to `on_bad(line_no,
     reason)` and skipped."""
     progress = progress or Progress()
@@ -82,7 +100,7 @@ def read_archive(path: Path, progress: Progress | None = None,
             if not line.strip():
                 continue
             try:
-                yield to_item(json.loads(line))
+                yield to_record(json.loads(line))
             except (json.JSONDecodeError, BadLine) as exc:
                 progress.bad += 1
                 reason = f"not JSON ({exc.msg})" if isinstance(exc, json.JSONDecodeError) \

@@ -16,10 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from bot.clock import FakeClock
 from bot.commands.common import EXIT_FAIL, EXIT_OK, add_command, load
-from bot.models import Item
 
 if TYPE_CHECKING:  # the command's machinery loads when it runs, not with every command
-    from bot.archive import Progress
+    from bot.archive import Archived, Progress
     from bot.runtime.backtest import Sent
 
 log = logging.getLogger("chipwatch")
@@ -50,8 +49,8 @@ def _when(text: str) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def _window(items: Iterator[Item], start: datetime | None,
-            end: datetime | None) -> Iterator[Item]:
+def _window(items: Iterator[Archived], start: datetime | None,
+            end: datetime | None) -> Iterator[Archived]:
     for item in items:
         if start is not None and item.published < start:
             continue
@@ -107,7 +106,7 @@ def backtest(args: argparse.Namespace) -> int:
     bar = Bar(progress)
     seen = Counter[str]()
 
-    def counted(items: Iterator[Item]) -> Iterator[Item]:
+    def counted(items: Iterator[Archived]) -> Iterator[Archived]:
         for item in items:
             seen["items"] += 1
             if seen["items"] == 1:

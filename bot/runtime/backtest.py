@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bot import digest
+from bot.archive import Archived
 from bot.clock import FakeClock
 from bot.feeds.fetch import FetchResult
 from bot.feeds.parsepool import Parsed
@@ -99,9 +100,9 @@ class Backtest:
         self.shown: dict[str, deque[Item]] = {}
         self.pruned = clock.now()
 
-    def run(self, items: Iterable[Item]) -> Iterator[Sent]:
+    def run(self, items: Iterable[Archived]) -> Iterator[Sent]:
         """Poll window by window; yields each message as the sender would post it."""
-        window: dict[str, list[Item]] = {}
+        window: dict[str, list[Archived]] = {}
         end: datetime | None = None
         for item in items:
             # An item before the window's end (most of them) falls in that window.
@@ -116,7 +117,7 @@ class Backtest:
             yield from self._poll(end, window)
             yield from self._poll(end + timedelta(days=8), {})  # let open digests close
 
-    def _spec(self, item: Item) -> FeedSpec:
+    def _spec(self, item: Archived) -> FeedSpec:
         spec = self.specs.get(item.feed)
         if spec is None:
             spec = FeedSpec(item.feed, item.feed, self.every, self.max_age, timedelta(0),
@@ -124,16 +125,15 @@ class Backtest:
             self.specs[item.feed] = spec
         return spec
 
-    def _poll(self, at: datetime, window: dict[str, list[Item]]) -> Iterator[Sent]:
+    def _poll(self, at: datetime, window: dict[str, list[Archived]]) -> Iterator[Sent]:
         yield from self._quiet_until(at)
         if at > self.clock.now():
             self.clock.advance(at - self.clock.now())
         polls = []
-        for feed, new in window.items():
-            spec = self._spec(new[0])
+        for feed, archived in window.items():
+            spec = self._spec(archived[0])
             shown = self.shown.setdefault(feed, deque(maxlen=SHOWN_AGAIN))
-            new = [Item(it.id, it.feed, it.title, it.link, it.summary, it.published, at,
-                        it.source) for it in new]
+            new = [it.polled(at) for it in archived]
             # Older items shown again matter only where the churn guard could mistake a
             # burst of new ones for a feed re-issuing its ids; elsewhere they cost time only.
             items = [*new, *shown] if len(new) >= CHURN_MIN_ITEMS else new

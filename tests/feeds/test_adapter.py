@@ -84,12 +84,12 @@ def test_photo_caption_summary_is_dropped() -> None:
 
 
 def test_archive_items_drop_caption_summaries() -> None:
-    from bot.archive import to_item
-    item = to_item({"id": "1", "title": "Arms sale approved", "link": "https://x.test/a",
-                    "published": "2023-01-01T00:00:00Z", "feed": "https://x.test/rss",
-                    "summary": "Biden holds a microchip. (Saul Loeb/AFP via Getty Images)"})
-    assert item.summary == ""
-    assert item.text == "Arms sale approved"
+    from bot.archive import to_record
+    record = to_record({"id": "1", "title": "Arms sale approved", "link": "https://x.test/a",
+                        "published": "2023-01-01T00:00:00Z", "feed": "https://x.test/rss",
+                        "summary": "Biden holds a microchip. (Saul Loeb/AFP via Getty Images)"})
+    assert record.summary == ""
+    assert record.polled(record.published).text == "Arms sale approved"
 
 
 @pytest.mark.parametrize("fragment", [
