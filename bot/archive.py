@@ -9,15 +9,15 @@ the archive's length.
 from __future__ import annotations
 
 import gzip
-import io
-import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
+
+import orjson
 
 from bot.clock import parse_utc
 from bot.feeds.adapter import MAX_TITLE, plain_text, summary_text
@@ -89,21 +89,20 @@ def read_archive(path: Path, progress: Progress | None = None,
     progress = progress or Progress()
     progress.total = path.stat().st_size
     with path.open("rb") as raw_file:
-        text: IO[str]
-        if path.suffix == ".gz":
-            text = io.TextIOWrapper(gzip.GzipFile(fileobj=raw_file), encoding="utf-8")
-        else:
-            text = io.TextIOWrapper(raw_file, encoding="utf-8")
-        for number, line in enumerate(text, start=1):
+        lines: Iterable[bytes] = gzip.GzipFile(fileobj=raw_file) if path.suffix == ".gz" \
+            else raw_file
+        for number, line in enumerate(lines, start=1):
             if number % 1000 == 0:
                 progress.done = raw_file.tell()
             if not line.strip():
                 continue
             try:
-                yield to_record(json.loads(line))
-            except (json.JSONDecodeError, BadLine) as exc:
+                # orjson reads the bytes as they are: no text layer, and a line that is not
+                # UTF-8 is one bad line rather than the end of the archive.
+                yield to_record(orjson.loads(line))
+            except (orjson.JSONDecodeError, BadLine) as exc:
                 progress.bad += 1
-                reason = f"not JSON ({exc.msg})" if isinstance(exc, json.JSONDecodeError) \
+                reason = f"not JSON ({exc.msg})" if isinstance(exc, orjson.JSONDecodeError) \
                     else str(exc)
                 if on_bad is not None:
                     on_bad(number, reason)

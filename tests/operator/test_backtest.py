@@ -67,17 +67,19 @@ def test_gzip_archive_and_bad_lines(tmp_path: Path,
     lines.insert(1, "{not json")
     lines.insert(3, json.dumps({"id": "x", "title": "no feed"}))
     archive = tmp_path / "a.jsonl.gz"
-    with gzip.open(archive, "wt") as f:
-        f.write("\n".join(lines) + "\n")
+    with gzip.open(archive, "wb") as f:
+        f.write("\n".join(lines).encode() + b"\n")
+        f.write(b'{"id": "latin-1", "title": "caf\xe9"}\n')  # not UTF-8: one bad line
     config = write_config(tmp_path, [])
     assert main(["backtest", "--config", str(config), "--json", "--first-only",
                  str(archive)]) == 0
     out, err = capsys.readouterr()
     assert [json.loads(line)["id"] for line in out.splitlines()] == ["a1", "a3", "a4"]
     bad = [line for line in err.splitlines() if "archive_bad_line" in line]
-    assert len(bad) == 2, err
+    assert len(bad) == 3, err
     assert "line=2 error=not JSON" in bad[0]
     assert "line=4 error=missing field(s) link, published, feed" in bad[1]
+    assert f"line={len(lines) + 1} error=not JSON" in bad[2]
 
 
 def test_report_for_a_person(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
