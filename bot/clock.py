@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Protocol
 
 
@@ -53,3 +54,14 @@ def parse_utc(text: str) -> datetime:
     ValueError for anything else."""
     when = datetime.fromisoformat(text)
     return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def iso(when: datetime) -> str:
+    """`when.isoformat()`, remembered for UTC times: a batch of polls stamps hundreds of rows
+    with the same few times, and formatting one costs ten times a lookup."""
+    return _iso_utc(when) if when.tzinfo is UTC else when.isoformat()
+
+
+@lru_cache(maxsize=64)
+def _iso_utc(when: datetime) -> str:
+    return when.isoformat()

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from bot.clock import iso
 from bot.feeds.fetch import FetchResult, Validators
 from bot.feeds.response import Outcome
 from bot.store.base import Conn
@@ -105,13 +106,13 @@ _RECORD = """
 def _row(f: Fetch) -> tuple[Any, ...]:
     result = f.result
     ok = result.outcome in (Outcome.OK, Outcome.NOT_MODIFIED) and f.error is None
-    now = result.fetched.isoformat()
+    now = iso(result.fetched)
     return (result.feed.name, result.feed.url,
             result.validators.etag if ok else None,
             result.validators.last_modified if ok else None,
             str(result.status or result.outcome.value), f.error, now,
             now if ok else None, now if f.new_items > 0 else None, 0 if ok else 1,
-            None if ok else now, f.next_due.isoformat(), f.new_items,
+            None if ok else now, iso(f.next_due), f.new_items,
             1 if result.outcome is Outcome.GONE else 0)
 
 

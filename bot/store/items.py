@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.clock import iso
 from bot.dedup.normalize import normalize_title, normalize_url
 from bot.models import Item, Match
 from bot.store.base import Conn
@@ -101,7 +102,7 @@ Seen = tuple[Item, Match | None, str, str | None]
 def _row(item: Item, match: Match | None, status: str, story_id: str | None) -> tuple[Any, ...]:
     return (item.id, item.feed, normalize_url(item.link) if item.link else "",
             normalize_title(item.title), item.title, item.link, item.summary, item.source,
-            item.published.isoformat(), item.fetched.isoformat(), story_id,
+            item.published.isoformat(), iso(item.fetched), story_id,
             json.dumps(match.rule_ids) if match else None,
             json.dumps(sorted(match.tags)) if match else None,
             int(match.severity) if match else None, status)

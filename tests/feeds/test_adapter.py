@@ -99,6 +99,9 @@ def test_archive_items_drop_caption_summaries() -> None:
     "<!-- a comment --> text <script>var x = '<b>';</script> after",
     "<style>p {color: red}</style>kept <P>upper</P>",
     "cut short <a href=\"https://e.com",
+    "<p>Chips &amp; more</p> <p>Comments URL: <a href=\"https://e.com/?a=1&amp;b",
+    "<b>bold</b> then a cut <script src=\"x.js",
+    "cut end </p",
     "a < b and c > d &nbsp; e",
 ])
 def test_the_quick_path_reads_markup_as_the_parser_does(fragment: str) -> None:
