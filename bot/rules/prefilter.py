@@ -186,10 +186,8 @@ class Prefilter:
         # A regex term compares ignoring case; in folded ASCII text the only letters are
         # lower case, so there the lowered literals are found without the (slow) flag.
         self.ascii_ok = all(lit.isascii() for lit in lits)
-        ordered = sorted(lits)
-        self.lits = re.compile("|".join(map(re.escape, ordered)), re.IGNORECASE) if lits else None
-        self.lits_lower = (re.compile("|".join(re.escape(lit.lower()) for lit in ordered))
-                           if lits else None)
+        self.lits = _any_of(_shortest(lits), re.IGNORECASE) if lits else None
+        self.lits_lower = _any_of(_shortest({lit.lower() for lit in lits})) if lits else None
 
     def possible(self, folded: str) -> bool:
         if not self.enabled:
@@ -200,6 +198,16 @@ class Prefilter:
             return False
         ascii_fast = self.ascii_ok and folded.isascii()
         return (self.lits_lower if ascii_fast else self.lits).search(folded) is not None
+
+
+def _shortest(lits: set[str]) -> list[str]:
+    """The literals that hold no other: where a longer one occurs, so does the one it holds,
+    and a pattern of one literal is searched several times faster than an alternation."""
+    return sorted(a for a in lits if not any(b != a and b in a for b in lits))
+
+
+def _any_of(lits: list[str], flags: int = 0) -> re.Pattern[str]:
+    return re.compile("|".join(map(re.escape, lits)), flags)
 
 
 def build(rules: Sequence[CompiledRule]) -> Prefilter:
