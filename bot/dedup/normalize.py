@@ -34,7 +34,7 @@ _NON_WORD_RE = re.compile(r"[^\w\s]+")
 
 _CACHE = 16384  # an item's link and title are normalised by dedup and again when stored
 _PLAIN_HOST_RE = re.compile(r"^[A-Za-z0-9.-]+$")
-_PLAIN_PAIR_RE = re.compile(r"^[A-Za-z0-9._~-]+=[A-Za-z0-9._~-]*$")
+_PLAIN_QUERY_RE = re.compile(r"[A-Za-z0-9._~-]+=[A-Za-z0-9._~-]*(?:&[A-Za-z0-9._~-]+=[A-Za-z0-9._~-]*)*")
 
 
 @lru_cache(maxsize=_CACHE)
@@ -87,12 +87,15 @@ def _plain_url(raw: str) -> str | None:
     base = f"https://{host.lower()}{(slash + path).rstrip('/')}"
     if not mark:
         return base
-    pairs = query.split("&")
-    if not all(_PLAIN_PAIR_RE.match(p) for p in pairs):
+    if not _PLAIN_QUERY_RE.fullmatch(query):
         return None
-    kept = sorted(tuple(p.split("=", 1)) for p in pairs
-                  if not p.lower().startswith("utm_")
-                  and p.split("=", 1)[0].lower() not in _TRACKING_PARAMS)
+    kept = []
+    for pair in query.split("&"):
+        key, _, value = pair.partition("=")
+        low = key.lower()
+        if not low.startswith("utm_") and low not in _TRACKING_PARAMS:
+            kept.append((key, value))
+    kept.sort()
     return f"{base}?{'&'.join(f'{k}={v}' for k, v in kept)}" if kept else base
 
 

@@ -71,6 +71,7 @@ def test_slug_words_take_the_wordiest_path_segment() -> None:
     "https://e.com/p?a=1&&b=2", "https://e.com/p?a", "https://e.com/p?fbclid=1",
     "https://e.com/p?UTM_x=1&z=%20", "https://e.com:443/p?q=a+b", "https://e.com/p#frag",
     "HTTPS://News.Example.COM/2026/01/28/h200/?utm_medium=rss&ref=home",
+    "https://e.com/p?b=1\n&a=2", "https://e.com/p?utm=_x&ut=1",
 ])
 def test_the_quick_path_gives_what_the_full_parse_gives(url: str) -> None:
     from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
