@@ -289,7 +289,8 @@ def finish(ctx: RunContext, polled: Polled, cands: list[Candidate]) -> PollRepor
     delay = next_delay(ctx.feed.interval, errors,
                        ctx.config.settings.fetch.backoff_max, result.retry_after)
     items = polled.parsed.items
-    cands = run_stages(ctx, cands, ACT_STAGES)
+    # Stories, routes and escalation act on alerting items only: most polls just record.
+    cands = run_stages(ctx, cands, (record,) if writes_once(cands) else ACT_STAGES)
     alerts = [c for c in cands if c.status is Status.ALERT]
     alerted = tuple((rule, r.channel) for c in alerts if c.match
                     for r in c.routes for rule in c.match.rule_ids)

@@ -84,3 +84,15 @@ def test_the_quick_path_gives_what_the_full_parse_gives(url: str) -> None:
                    if not k.lower().startswith("utm_") and k.lower() != "fbclid")
     expected = urlunsplit(("https", host, parts.path.rstrip("/"), urlencode(query), ""))
     assert normalize_url(url) == expected
+
+
+def test_the_ascii_table_blanks_what_the_regexes_blank() -> None:
+    from bot.dedup.normalize import unpunctuated, unpunctuated_slowly
+    from bot.text import squash
+
+    every_ascii = "".join(map(chr, range(128)))
+    texts = [every_ascii, every_ascii[::-1], "don't \"quote\" `me`", "a_b-c.d,e!f?g(h)",
+             "u.s. chip-export ban: what's next? (analysis)", "h200 / h20 -- 50% up"]
+    for text in texts:
+        assert squash(unpunctuated(text)) == squash(unpunctuated_slowly(text)), text
+    assert squash(unpunctuated("don't \"quote\" me_now")) == "dont quote me now"
