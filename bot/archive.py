@@ -24,6 +24,7 @@ from bot.feeds.adapter import MAX_TITLE, plain_text, summary_text
 from bot.models import Item
 
 REQUIRED = ("id", "title", "link", "published", "feed")
+_REQUIRED = frozenset(REQUIRED)
 
 
 class BadLine(ValueError):
@@ -52,8 +53,8 @@ def to_record(raw: Any) -> Archived:
     cleans it."""
     if not isinstance(raw, dict):
         raise BadLine("not a JSON object")
-    missing = [k for k in REQUIRED if k not in raw]
-    if missing:
+    if not raw.keys() >= _REQUIRED:
+        missing = [k for k in REQUIRED if k not in raw]
         raise BadLine(f"missing field(s) {', '.join(missing)}; an item needs "
                       f"{', '.join(REQUIRED)} (summary and source are optional)")
     try:

@@ -8,7 +8,6 @@ import json
 import logging
 import sys
 import time
-from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -104,15 +103,14 @@ def backtest(args: argparse.Namespace) -> int:
     app = App.for_backtest(config, clock, recorder)
     progress = Progress()
     bar = Bar(progress)
-    seen = Counter[str]()
+    seen = 0
 
     def counted(items: Iterator[Archived]) -> Iterator[Archived]:
-        for item in items:
-            seen["items"] += 1
-            if seen["items"] == 1:
+        nonlocal seen
+        for seen, item in enumerate(items, start=1):
+            if seen == 1:
                 clock.advance(item.published - clock.now())
-            seen["last"] = int(item.published.timestamp())
-            if seen["items"] % 2000 == 0:
+            elif seen % 2000 == 0:
                 bar.tick()
             yield item
 
@@ -122,7 +120,10 @@ def backtest(args: argparse.Namespace) -> int:
     started = time.monotonic()
     sent: list[Sent] = []
     printed: set[str] = set()
-    items = counted(_window(read_archive(args.archive, progress, bad), args.start, args.end))
+    items = read_archive(args.archive, progress, bad)
+    if args.start or args.end:
+        items = _window(items, args.start, args.end)
+    items = counted(items)
     try:
         for message in Backtest(app, recorder, clock).run(items):
             if args.json:
@@ -135,10 +136,9 @@ def backtest(args: argparse.Namespace) -> int:
             logging.getLogger(name).setLevel(logging.NOTSET)
     seconds = time.monotonic() - started
     if not args.json:
-        print(render(sent, seen["items"], progress.bad, seconds))
+        print(render(sent, seen, progress.bad, seconds))
     else:
-        log.info("backtest_done items=%d messages=%d seconds=%.1f", seen["items"], len(sent),
-                 seconds)
+        log.info("backtest_done items=%d messages=%d seconds=%.1f", seen, len(sent), seconds)
     return EXIT_OK
 
 

@@ -114,7 +114,7 @@ def summary_text(fragment: str, limit: int = MAX_SUMMARY) -> str:
     a picture, often from another story, so its words must not decide what the item is about.
     """
     text = plain_text(fragment, limit)
-    return "" if _CREDIT_RE.search(text) else text
+    return "" if text.endswith(")") and _CREDIT_RE.search(text) else text
 
 
 _ROOT_RE = re.compile(rb"<[A-Za-z_]")
