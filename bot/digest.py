@@ -127,12 +127,12 @@ def _story_line(rows: Sequence[Any]) -> str:
 
 def flush(db: Store, routes: Sequence[Route], now: datetime) -> int:
     """Queue a digest for every channel whose period has closed; returns how many."""
-    schedule = digest_schedule(routes)
-    rt: Route | None
-    queued = 0
     with db.reading() as conn:  # usually nothing waits: no write transaction for that
         if not digests.waiting_channels(conn):
             return 0
+    schedule = digest_schedule(routes)
+    rt: Route | None
+    queued = 0
     with db.tx() as conn:
         for channel in digests.waiting_channels(conn):
             rt = schedule.get(channel)

@@ -36,6 +36,7 @@ from bot.store import outbox
 
 SHOWN_AGAIN = 1  # a feed document's older items shown with its new ones
 KEEP_ITEMS = timedelta(days=14)  # the in-memory store forgets items older than this
+PRUNE_EVERY = timedelta(days=1)
 KIND = {"alert": "parent", "reply": "reply", "update": "update", "digest": "digest",
         "notice": "notice"}
 _EPOCH = datetime(2000, 1, 3, tzinfo=UTC)
@@ -132,7 +133,9 @@ class Backtest:
         polls = []
         for feed, archived in window.items():
             spec = self._spec(archived[0])
-            shown = self.shown.setdefault(feed, deque(maxlen=SHOWN_AGAIN))
+            shown = self.shown.get(feed)
+            if shown is None:
+                shown = self.shown[feed] = deque(maxlen=SHOWN_AGAIN)
             new = [it.polled(at) for it in archived]
             # Older items shown again matter only where the churn guard could mistake a
             # burst of new ones for a feed re-issuing its ids; elsewhere they cost time only.
@@ -144,7 +147,7 @@ class Backtest:
         parts = self.parts
         queued = sum(r.alerts for r in parts.poller.record(polls)) if polls else 0
         queued += digest.flush(parts.db, parts.live.current.routes, at)
-        if at - self.pruned >= timedelta(days=1):
+        if at - self.pruned >= PRUNE_EVERY:
             with parts.db.tx() as conn:
                 item_store.prune(conn, at - KEEP_ITEMS)
             self.pruned = at
