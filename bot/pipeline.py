@@ -69,8 +69,8 @@ class RunContext:
     db: Store
     stories: Stories
     feed: FeedSpec
+    known: item_store.Known  # the batch's exact-dedup lookup, kept current by each poll
     buttons: bool = False  # parent alerts carry Mute / Not relevant buttons (Socket Mode on)
-    known: item_store.Known | None = None  # the batch's exact-dedup lookup, if it made one
 
 
 class Status(StrEnum):
@@ -102,9 +102,7 @@ Stage = Callable[[RunContext, list[Any]], list[Any]]
 
 def fresh(ctx: RunContext, items: list[Item]) -> list[Candidate]:
     """Exact dedup against everything seen (id, normalized link, same-feed title)."""
-    known = ctx.known if ctx.known is not None else item_store.known(ctx.db.conn, items,
-                                                                      ctx.now)
-    new = known.take(items)
+    new = ctx.known.take(items)
     churn = len(new) == len(items) >= CHURN_MIN_ITEMS and _watched_closely(ctx)
     if churn:
         log.warning("feed_churn feed=%s items=%d action=recorded_without_alerts",
@@ -226,11 +224,11 @@ def screen(ctx: RunContext, polled: Polled) -> list[Candidate]:
     return run_stages(ctx, polled.parsed.items, SCREEN_STAGES)
 
 
-def writes_once(cands: Sequence[Candidate]) -> bool:
-    """Whether acting on `cands` writes one statement at most (nothing alerts: only the
-    insert of the items), which SQLite and PostgreSQL apply whole or not at all, so it needs
-    no savepoint of its own."""
-    return not any(c.status is Status.ALERT for c in cands)
+def alerting(cands: Sequence[Candidate]) -> bool:
+    """Whether any candidate alerts. Only then do stories, routes and escalation have work;
+    otherwise acting is one statement (the insert of the items), which SQLite and PostgreSQL
+    apply whole or not at all, so the poll needs no savepoint of its own."""
+    return any(c.status is Status.ALERT for c in cands)
 
 
 def run_stages(ctx: RunContext, things: list[Any], stages: Sequence[Stage]) -> list[Any]:
@@ -290,7 +288,7 @@ def finish(ctx: RunContext, polled: Polled, cands: list[Candidate]) -> PollRepor
                        ctx.config.settings.fetch.backoff_max, result.retry_after)
     items = polled.parsed.items
     # Stories, routes and escalation act on alerting items only: most polls just record.
-    cands = run_stages(ctx, cands, (record,) if writes_once(cands) else ACT_STAGES)
+    cands = run_stages(ctx, cands, ACT_STAGES if alerting(cands) else (record,))
     alerts = [c for c in cands if c.status is Status.ALERT]
     alerted = tuple((rule, r.channel) for c in alerts if c.match
                     for r in c.routes for rule in c.match.rule_ids)

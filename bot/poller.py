@@ -37,11 +37,11 @@ from bot.pipeline import (
     PollReport,
     RunContext,
     Stories,
+    alerting,
     fetch_record,
     finish,
     log_report,
     screen,
-    writes_once,
 )
 from bot.store import feeds as feed_store
 from bot.store import items as item_store
@@ -183,12 +183,12 @@ class Poller:
             known = item_store.known(conn, _items(batch), now)
             for i, polled in enumerate(batch):
                 f = polled.fetched
-                ctx = RunContext(now, config, self.db, self.stories, f.feed, self.buttons, known)
+                ctx = RunContext(now, config, self.db, self.stories, f.feed, known, self.buttons)
                 try:
                     cands = screen(ctx, polled)
                     # A savepoint makes a feed's several writes one, so a failure rolls them
                     # back together; most polls alert nothing and write once.
-                    with nullcontext() if writes_once(cands) else savepoint(conn, "feed"):
+                    with savepoint(conn, "feed") if alerting(cands) else nullcontext():
                         report = finish(ctx, polled, cands)
                 except StoreError:  # the database, not this feed: the batch fails whole
                     raise

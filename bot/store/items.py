@@ -83,12 +83,6 @@ def _seen_titles(conn: Conn, pairs: Sequence[tuple[str, str]],
     return found
 
 
-def unseen(conn: Conn, items: Iterable[Item], now: datetime) -> list[Item]:
-    """The items never seen before, in order, each once."""
-    items = list(items)
-    return known(conn, items, now).take(items) if items else []
-
-
 _INSERT = """
     INSERT INTO items (id, feed, link_norm, title_norm, title, link, summary,
         source, published, fetched, story_id, rules, tags, severity, status)

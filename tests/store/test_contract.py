@@ -58,8 +58,8 @@ def test_open_migrates_to_the_latest_version_and_reopens(backend: str | None,
 
 def test_exact_dedup_by_id_link_and_same_feed_title(store: Store) -> None:
     with store.tx() as conn:
-        fresh = item_store.unseen(conn, [_item("a", "https://x.com/1", "One"),
-                                         _item("a", "https://x.com/1", "One")], NOW)
+        twice = [_item("a", "https://x.com/1", "One"), _item("a", "https://x.com/1", "One")]
+        fresh = item_store.known(conn, twice, NOW).take(twice)
         assert len(fresh) == 1
         item_store.insert(conn, fresh[0], None, "nomatch", None)
         item_store.insert(conn, fresh[0], None, "nomatch", None)  # twice: ignored
@@ -70,7 +70,7 @@ def test_exact_dedup_by_id_link_and_same_feed_title(store: Store) -> None:
         _item("d", "https://x.com/4", "One", feed="g"),
     ]
     with store.reading() as conn:
-        assert [i.id for i in item_store.unseen(conn, candidates, NOW)] == ["d"]
+        assert [i.id for i in item_store.known(conn, candidates, NOW).take(candidates)] == ["d"]
         assert item_store.has_items(conn, "f") and not item_store.has_items(conn, "g")
         rows = item_store.stored_since(conn, NOW - timedelta(hours=1))
     assert [r["id"] for r in rows] == ["a"] and rows[0]["status"] == "nomatch"

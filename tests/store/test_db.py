@@ -50,8 +50,8 @@ def test_exact_dedup_survives_reopening(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     db = SqliteStore.open(path)
     with db.tx() as conn:
-        fresh = item_store.unseen(conn, [_item("a", "https://x.com/1", "One"),
-                                         _item("a", "https://x.com/1", "One")], NOW)
+        twice = [_item("a", "https://x.com/1", "One"), _item("a", "https://x.com/1", "One")]
+        fresh = item_store.known(conn, twice, NOW).take(twice)
         assert len(fresh) == 1  # duplicates within one batch fold too
         item_store.insert(conn, fresh[0], None, "nomatch", None)
     db.close()
@@ -62,7 +62,7 @@ def test_exact_dedup_survives_reopening(tmp_path: Path) -> None:
         _item("c", "https://x.com/3", "One"),  # same title in the same feed
         _item("d", "https://x.com/4", "One", feed="g"),  # same title elsewhere: a new item
     ]
-    assert [i.id for i in item_store.unseen(db.conn, candidates, NOW)] == ["d"]
+    assert [i.id for i in item_store.known(db.conn, candidates, NOW).take(candidates)] == ["d"]
 
 
 def test_dry_run_copy_writes_nothing(tmp_path: Path) -> None:
