@@ -4,6 +4,7 @@ ends between batches, and a feed cut short is not recorded as failing."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,17 +17,22 @@ from tests.conftest import write_config
 from tests.failsafe.test_stop import Stall
 from tests.service.helpers import H200, build_app
 from tests.support.feed_server import FeedServer
-from tests.support.util import rss
+from tests.support.util import rss, wait_for
 
 
 def _feed(url: str) -> FeedSpec:
     return FeedSpec("slow", url, timedelta(minutes=1), timedelta(days=1), timedelta(0), "slow")
 
 
-def _later(seconds: float, event: threading.Event) -> threading.Timer:
-    timer = threading.Timer(seconds, event.set)
-    timer.start()
-    return timer
+def _once(ready: Callable[[], bool], act: Callable[[], None]) -> threading.Thread:
+    """Call `act` from a thread as soon as `ready()` holds: the stop lands at the moment the
+    test means (a fetch stalled in flight), however slow the machine is."""
+    def run() -> None:
+        if wait_for(ready, timeout=60, every=0.02):
+            act()
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
 
 
 def test_a_stop_cancels_a_stalled_fetch(feed_server: FeedServer) -> None:
@@ -35,14 +41,14 @@ def test_a_stop_cancels_a_stalled_fetch(feed_server: FeedServer) -> None:
     stop = threading.Event()
     fetcher = HttpFetcher(SYSTEM_CLOCK, stop=stop)  # a 30 s total deadline
     try:
-        _later(0.3, stop)
-        started = SYSTEM_CLOCK.monotonic()
+        _once(stall.arrived.is_set, stop.set)
         result = fetcher.fetch(_feed(url), Validators())
-        took = SYSTEM_CLOCK.monotonic() - started
+        answered = stall.release.is_set()
     finally:
         stall.release.set()
         fetcher.close()
-    assert took < 1.5
+    # The server never answered, so only the stop (not the deadline) can have ended it.
+    assert not answered
     assert result.outcome is Outcome.ERROR and result.error == "cancelled: the bot is stopping"
 
 
@@ -56,11 +62,17 @@ def test_a_stop_ends_the_poll_cycle_and_records_no_failure(
                                      {"name": "slow", "url": slow}])
     built = build_app(config, SYSTEM_CLOCK)
     stop = threading.Event()  # wired as App.build does: one event stops all and cancels
-    app = App(built.live, built.db, HttpFetcher(SYSTEM_CLOCK, stop=stop), built.notifier,
-              SYSTEM_CLOCK, stop=stop)
+    fetcher = HttpFetcher(SYSTEM_CLOCK, stop=stop)
+    app = App(built.live, built.db, fetcher, built.notifier, SYSTEM_CLOCK, stop=stop)
     built.fetcher.close()  # type: ignore[attr-defined]
+    deadline = fetcher.limits.total_timeout
+
+    def fast_recorded() -> bool:
+        return stall.arrived.is_set() and bool(
+            app.db.read("SELECT 1 FROM feeds WHERE name = 'fast' AND last_success IS NOT NULL"))
+
     try:
-        _later(0.5, app.stop)
+        _once(fast_recorded, app.stop.set)  # the slow fetch is stalled, the fast one is in
         started = SYSTEM_CLOCK.monotonic()
         reports = app.poller.poll_all(app.config.feeds, force=True)
         took = SYSTEM_CLOCK.monotonic() - started
@@ -68,6 +80,6 @@ def test_a_stop_ends_the_poll_cycle_and_records_no_failure(
     finally:
         stall.release.set()
         app.close()
-    assert took < 2.0
+    assert took < deadline  # the cycle did not wait out the stalled fetch's deadline
     assert [r.feed for r in reports] == ["fast"]
     assert rows == {"fast": 0}  # the slow feed's turn was not spent, nor counted as an error

@@ -89,11 +89,18 @@ class TwoWay:
     def send(self, kind: str, payload: dict[str, Any], envelope_id: str | None = None,
              retry: int = 0) -> tuple[str, dict[str, Any], float]:
         """Send an envelope and wait for its ack: (id, the ack, seconds it took)."""
+        # The baseline is read before sending: the bot may ack before `send` returns.
+        before = len(self.socket.ack_for(envelope_id)) if envelope_id else 0
         start = time.monotonic()
         eid = self.socket.send(kind, payload, envelope_id, retry)
-        before = len(self.socket.ack_for(eid)) if envelope_id else 0
-        assert wait_for(lambda: len(self.socket.ack_for(eid)) > before, timeout=10), eid
-        return eid, self.socket.ack_for(eid)[-1], time.monotonic() - start
+        assert wait_for(lambda: len(self.socket.ack_for(eid)) > before, timeout=30), eid
+        return eid, self.socket.ack_for(eid)[before], time.monotonic() - start
+
+    def ephemeral(self, n: int) -> list[dict[str, Any]]:
+        """The ephemeral answers once there are at least `n`: the bot posts them after the
+        ack, so a test waits for them instead of reading them right after it."""
+        assert wait_for(lambda: len(self.slack.state.ephemeral) >= n, timeout=30), n
+        return list(self.slack.state.ephemeral)
 
     def deliver(self) -> None:
         """What the sender thread does: drain the outbox (escalations first)."""

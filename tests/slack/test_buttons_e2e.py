@@ -25,14 +25,14 @@ from tests.support.fake_socket import button
 pytestmark = pytest.mark.slow  # Socket Mode end to end over a real websocket on loopback
 
 
-def _press(w: TwoWay, channel: str, action: str, user: str) -> tuple[str, float]:
+def _press(w: TwoWay, channel: str, action: str, user: str) -> str:
     parent = w.parent(channel)
     cid = w.slack.state.channel_id(channel)
     button_value = next(e.get("value", "") for b in parent["blocks"]
                         if b.get("block_id") == "chipwatch_actions" for e in b["elements"])
-    eid, ack, took = w.send("interactive", button(user, cid, parent["ts"], action, button_value))
+    eid, ack, _ = w.send("interactive", button(user, cid, parent["ts"], action, button_value))
     assert ack == {"envelope_id": eid}
-    return eid, took
+    return eid
 
 
 def test_parent_carries_valid_buttons_and_mute_story_stops_its_thread(two_way: TwoWay) -> None:
@@ -44,13 +44,12 @@ def test_parent_carries_valid_buttons_and_mute_story_stops_its_thread(two_way: T
            for e in b["elements"]]
     assert ids == [MUTE_STORY, NOT_RELEVANT, MUTE_RULE]
 
-    _, took = _press(w, "#chip-alerts", MUTE_STORY, USER)
-    assert took < 3.0
+    _press(w, "#chip-alerts", MUTE_STORY, USER)
     w.deliver()
     muted = w.parent("#chip-alerts")
     assert f"Muted here by <@{USER}>" in w.blocks(muted)
     assert validate_blocks(muted["blocks"]) is None
-    assert [e["user"] for e in w.slack.state.ephemeral] == [USER]
+    assert [e["user"] for e in w.ephemeral(1)] == [USER]
     audit = [m["text"] for m in w.slack.state.top_level("#ops")]
     assert len(audit) == 1 and f"<@{USER}> muted the story" in audit[0]
 
@@ -86,7 +85,7 @@ def test_mute_rule_is_for_admins_only(two_way: TwoWay) -> None:
     w.start({"wire-a": H200[:1]})
     _press(w, "#chip-alerts", MUTE_RULE, USER)
     assert w.rows("SELECT * FROM rule_mutes") == []
-    assert "Only chipwatch admins" in w.slack.state.ephemeral[-1]["text"]
+    assert "Only chipwatch admins" in w.ephemeral(1)[-1]["text"]
     assert w.rows("SELECT outcome FROM slack_actions") == [("refused",)]
 
     _press(w, "#chip-alerts", MUTE_RULE, MEMBER)  # an admin through the SADMINS user group
@@ -97,6 +96,12 @@ def test_mute_rule_is_for_admins_only(two_way: TwoWay) -> None:
     assert len(audit) == 2 and "refused: not an admin" in audit[0]
     assert f"<@{MEMBER}> muted rules china-nvidia-imports" in audit[1]
 
+    # A user listed in slack.admins is an admin without being in a listed group.
+    assert ADMIN not in w.slack.state.groups["SADMINS"]
+    _press(w, "#chip-firehose", MUTE_RULE, ADMIN)
+    assert w.rows("SELECT outcome FROM slack_actions WHERE user_id = ?", ADMIN) == [
+        ("applied",)]
+
     # A new development fired only by the muted rule does not alert; another rule still does.
     other = ("Chinese customs approve H200 imports for Alibaba data centers",
              "https://e.example.com/alibaba-h200-customs")
@@ -105,7 +110,6 @@ def test_mute_rule_is_for_admins_only(two_way: TwoWay) -> None:
     assert w.rows("SELECT o.kind FROM outbox o JOIN items i ON i.id = o.item_id "
                   "WHERE i.title LIKE '%Alibaba%'") == []  # neither a parent nor a reply
     assert len(w.slack.state.top_level("#policy")) == 1  # the entity-list alert
-    assert ADMIN  # listed admins need no lookup (see the command tests)
 
 
 def test_feedback_export_and_replay_show_the_marks(two_way: TwoWay,

@@ -38,8 +38,11 @@ def test_run_serves_buttons_and_commands(tmp_path: Path, feed_server: FeedServer
             cid = fake_slack.state.channel_id("#chip-alerts")
             pressed = socket.send("interactive", button("UREADER1", cid, parent["ts"],
                                                         "chipwatch_mute_story"))
+            # slack-sdk runs envelopes on a thread pool: the command asks only once the
+            # press is acknowledged (applied), or nothing orders the two.
+            assert wait_for(lambda: socket.ack_for(pressed))
             asked = socket.send("slash_commands", command("UREADER1", "C1", "mutes"))
-            assert wait_for(lambda: socket.ack_for(pressed) and socket.ack_for(asked))
+            assert wait_for(lambda: socket.ack_for(asked))
             assert "story" in socket.ack_for(asked)[0]["payload"]["text"]
             # The sender thread delivers the parent's update and the audit line.
             assert wait_for(lambda: len(fake_slack.state.top_level("#ops")) == 1)
