@@ -9,6 +9,7 @@ from bot.config import Config, load_config, resolve_path
 
 EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
+EXIT_PIPE = 141  # 128 + SIGPIPE: the reader of stdout went away (`| head`), as for `yes | head`
 
 
 def add_global_options(p: argparse.ArgumentParser, *, defaults: bool = True) -> None:

@@ -36,7 +36,12 @@ def register(sub: Any) -> None:
 
 
 def _when(text: str) -> datetime:
-    when = datetime.fromisoformat(text)
+    """An argparse `type=` for --now: an ISO date or time, UTC unless it says otherwise."""
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an ISO date or time like 2026-01-28T12:00Z, got {text!r}") from None
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
