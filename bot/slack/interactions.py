@@ -67,7 +67,9 @@ class Interactions:
             raise ValueError("Socket Mode needs SLACK_APP_TOKEN and SLACK_BOT_TOKEN")
         client = SocketModeClient(self.app_token, web_client=self.web.client,
                                   ping_interval=ping_interval,
-                                  logger=logging.getLogger("chipwatch.socket_mode"))
+                                  # The library's own logger: its free text is logged
+                                  # as library lines (`slack_sdk_log`), not as our events.
+                                  logger=logging.getLogger("slack_sdk.socket_mode"))
         client.socket_mode_request_listeners.append(self._on_request)
         self.client = client
         client.connect()
