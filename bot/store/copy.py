@@ -1,6 +1,8 @@
 """Copy the state of one store into another (`chipwatch state copy`, and dry runs on
-PostgreSQL, which work on an in-memory SQLite copy): feeds and their validators, items
-seen, stories, the outbox and threads, digest entries, open feed notices.
+PostgreSQL, which work on an in-memory SQLite copy): every table the migrations create that
+belongs to the install — feeds and their validators, items seen, stories, the outbox and
+threads, digest entries, open feed notices, and what the team did in Slack (actions by
+envelope, story and rule mutes, Not-relevant marks, escalations).
 
 The copy is one transaction on the target: it lands whole or not at all. A target that
 already holds state is refused unless `force`, which replaces that state, so running the
@@ -15,10 +17,20 @@ from typing import Any
 from bot.errors import StoreError
 from bot.store.base import Conn, Store
 
-# In an order that keeps every reference resolvable (threads point at outbox rows).
+# In an order that keeps every reference resolvable (threads point at outbox rows; mutes,
+# marks and escalations at actions and stories).
 TABLES = ("feeds", "items", "story_stories", "story_items", "outbox", "threads",
-          "digest_entries", "feed_notices")
-SERIALS = ("outbox", "digest_entries")  # tables whose ids a sequence hands out (PostgreSQL)
+          "digest_entries", "feed_notices", "slack_actions", "story_mutes", "rule_mutes",
+          "feedback", "escalations")
+# Tables that belong to the database rather than the install, and why they stay as they are.
+# Every other table must be in TABLES (a test lists the schema's tables against both).
+NOT_COPIED = {
+    "leader": "the lease of the replicas running on the target",
+    "replicas": "the replicas running on the target",
+    "schema_version": "the target's own migration count",
+    "sqlite_sequence": "SQLite's own id counters",
+}
+SERIALS = ("outbox", "digest_entries", "slack_actions", "feedback")  # ids from a sequence
 _CHUNK = 1000
 
 
