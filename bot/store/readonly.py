@@ -15,8 +15,9 @@ from bot.errors import StoreError
 from bot.store.base import Conn
 
 
-def _sqlite(path: Path) -> tuple[sqlite3.Connection, bool]:
-    """The state file, read-only; (connection, whether it is an immutable snapshot)."""
+def open_file(path: Path) -> tuple[sqlite3.Connection, bool]:
+    """The state file, read-only; (connection, whether it is an immutable snapshot). Also
+    the source of a dry run's in-memory copy."""
     uri = path.resolve().as_uri()
     conn = sqlite3.connect(f"{uri}?mode=ro", uri=True)
     try:
@@ -41,7 +42,7 @@ def read_only(url: str | None, path: Path) -> Iterator[tuple[Conn, str, bool]]:
         if not path.exists():
             raise StoreError(f"no state file at {path} (the bot has not run yet)")
         try:
-            conn, snapshot = _sqlite(path)
+            conn, snapshot = open_file(path)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot read state file {path}: {exc}") from None
         try:

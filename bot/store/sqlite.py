@@ -3,6 +3,8 @@ behind a lock. The default backend: nothing to install, one process."""
 
 from __future__ import annotations
 
+import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -13,6 +15,9 @@ from typing import Any
 from bot.errors import StoreError
 from bot.store.base import Conn, Fence
 from bot.store.migrations import MIGRATIONS, migration_sql
+from bot.store.readonly import open_file
+
+log = logging.getLogger("chipwatch.store")
 
 
 class SqliteStore:
@@ -37,9 +42,7 @@ class SqliteStore:
             if memory_copy:
                 conn = sqlite3.connect(":memory:", check_same_thread=False)
                 if path != ":memory:" and Path(path).exists():
-                    src = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-                    src.backup(conn)
-                    src.close()
+                    _copy_into(conn, Path(path))
             else:
                 if path != ":memory:":
                     Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -54,6 +57,8 @@ class SqliteStore:
             if conn is not None:
                 conn.close()
             reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+            if not memory_copy:
+                reason = _why_unwritable(Path(path), reason)
             raise StoreError(f"state file {path}: {reason}") from None
         return db
 
@@ -116,3 +121,31 @@ class SqliteStore:
     def close(self) -> None:
         with self.lock:
             self._conn.close()
+
+
+def _copy_into(conn: sqlite3.Connection, path: Path) -> None:
+    """Copy the state file into `conn` without writing beside it: in a directory this user
+    may not write, the file is read as it stands (an immutable snapshot)."""
+    src, snapshot = open_file(path)
+    try:
+        src.backup(conn)
+    finally:
+        src.close()
+    if snapshot:
+        log.warning("state_snapshot path=%s reason=read_only_directory "
+                    "note=changes_not_yet_checkpointed_are_not_seen", path)
+
+
+def _why_unwritable(path: Path, reason: str) -> str:
+    """SQLite only says "unable to open" or "readonly database": name what is read-only."""
+    folder = path.parent
+    if folder.is_dir() and not os.access(folder, os.W_OK):  # WAL writes files beside it
+        what = f"the state directory {folder} is read-only for this user"
+    elif path.exists() and not os.access(path, os.W_OK):
+        what = "the state file is read-only for this user"
+    elif not folder.is_dir():
+        what = f"cannot create the state directory {folder}"
+    else:
+        return reason
+    return (f"{what} ({reason}); run writes its state there (run --dry-run, status and "
+            "replay only read)")
