@@ -56,7 +56,7 @@ class SqliteStore:
         except (sqlite3.DatabaseError, OSError) as exc:
             if conn is not None:
                 conn.close()
-            reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+            reason = (exc.strerror or str(exc)) if isinstance(exc, OSError) else str(exc)
             if not memory_copy:
                 reason = _why_unwritable(Path(path), reason)
             raise StoreError(f"state file {path}: {reason}") from None
