@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from bot.models import Item, Match, Severity
 from bot.route import Route, RouteMode
 from bot.slack.blocks import SEVERITY_EMOJI, Message, cut, escape, safe_link
-from bot.store import digests, outbox
+from bot.store import actions, digests, outbox
 from bot.store.base import Conn, Store
 
 log = logging.getLogger("chipwatch.digest")
@@ -38,7 +38,13 @@ def _iso(when: datetime) -> str:
 
 def add_entry(conn: Conn, channel: str, item: Item, match: Match,
               story_id: str | None, now: datetime) -> None:
-    """Hold an alert for `channel`'s next digest (in the caller's transaction)."""
+    """Hold an alert for `channel`'s next digest (in the caller's transaction); nothing when
+    every rule that fired is muted from Slack ("Mute rule 24h" holds in every channel, as
+    for immediate routes)."""
+    muted = actions.muted_rules(conn, now)
+    if muted and all(rule in muted for rule in match.rule_ids):
+        log.debug("alert_muted item=%s channel=%s reason=rule", item.id, channel)
+        return
     digests.add(conn, channel, story_id or item.id, item.id, item.title, item.link,
                 item.source or item.feed, int(match.severity),
                 json.dumps(sorted(match.tags)), _iso(item.published), _iso(now))

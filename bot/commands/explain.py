@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Sequence
+import logging
+import os
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,11 +16,13 @@ from bot.clock import SYSTEM_CLOCK
 from bot.commands.common import EXIT_OK, add_command, load
 from bot.config import Config, format_duration
 from bot.config.schema import RuleConfig
+from bot.errors import StoreError
 from bot.route import Route, route
 from bot.rules.engine import RuleEvaluation, evaluate, match
 from bot.rules.terms import compile_term
 from bot.text import fold, visible
 
+log = logging.getLogger("chipwatch")
 NEAR_MISSES = 12  # shown without --all, in config order
 
 
@@ -79,7 +83,8 @@ def hit_words(entries: Sequence[dict[str, Any]]) -> str:
     return ", ".join(parts)
 
 
-def _rule_json(ev: RuleEvaluation, raw: RuleConfig | None, text: str) -> dict[str, Any]:
+def _rule_json(ev: RuleEvaluation, raw: RuleConfig | None, text: str,
+               slack_mute: tuple[datetime, str] | None) -> dict[str, Any]:
     rule = ev.rule
     missed = [g for g, hit in enumerate(ev.all_hits) if hit is None]
     missed_any = bool(rule.any_terms) and not ev.any_hits
@@ -103,6 +108,8 @@ def _rule_json(ev: RuleEvaluation, raw: RuleConfig | None, text: str) -> dict[st
         "missed_all_groups": [g + 1 for g in missed], "missed_any": missed_any,
         "none_hits": list(dict.fromkeys(ev.none_hits)), "muted": ev.muted,
         "mute_until": rule.mute_until.isoformat() if rule.mute_until else None,
+        "slack_mute": {"by": slack_mute[1], "until": slack_mute[0].isoformat()}
+        if slack_mute else None,
         # The `none` list is one condition however many of its terms hit.
         "failed_conditions": len(missed) + missed_any + bool(ev.none_hits) + ev.muted,
         "reasons": reasons,
@@ -118,23 +125,35 @@ def _schedule(r: Route) -> str | None:
     return " ".join(x for x in parts if x)
 
 
+def _slack_muted(mute: tuple[datetime, str]) -> str:
+    until, who = mute
+    return f"muted from Slack by {who} until {until.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
+
 def report(config: Config, headline: str, summary: str = "", source: str = "",
-           now: datetime | None = None) -> dict[str, Any]:
-    """The whole explanation as plain data (the `--json` shape)."""
+           now: datetime | None = None,
+           slack_mutes: Mapping[str, tuple[datetime, str]] | None = None) -> dict[str, Any]:
+    """The whole explanation as plain data (the `--json` shape). `slack_mutes` (rule id →
+    (until, who), as `bot.store.actions.muted_rules` gives): the alert is dropped, as the bot
+    drops it, when every rule that fired is muted from Slack."""
     now = now or SYSTEM_CLOCK.now()
+    mutes = slack_mutes or {}
     text = f"{headline}\n{summary}" if summary else headline
     evaluations = evaluate(config.rules, text, now)
     raw = {r.id: r for r in config.raw.rules}
     m = match(config.rules, text, now)
-    routes = route(config.routes, m) if m else ()
+    muted = m is not None and all(rule in mutes for rule in m.rule_ids)
+    routes = route(config.routes, m) if m and not muted else ()
     return {
         "headline": headline, "summary": summary, "source": source, "now": now.isoformat(),
-        "alert": bool(routes), "matched": m is not None,
+        "alert": bool(routes), "matched": m is not None, "muted_from_slack": muted,
         "severity": m.severity.label if m else None,
         "tags": sorted(m.tags) if m else [],
         "channels": [{"channel": r.channel, "mode": r.mode, "schedule": _schedule(r),
                       "route": config.routes.index(r) + 1} for r in routes],
-        "rules": [_rule_json(ev, raw.get(ev.rule.id), text) for ev in evaluations],
+        "rules": [_rule_json(ev, raw.get(ev.rule.id), text,
+                             mutes.get(ev.rule.id) if ev.fired else None)
+                  for ev in evaluations],
     }
 
 
@@ -154,6 +173,9 @@ def render(data: dict[str, Any], show_all: bool = False) -> str:
     tags = " ".join(f"#{t}" for t in data["tags"]) or "-"
     if data["alert"]:
         verdict = f"ALERT  severity {data['severity']}  tags {tags}"
+    elif data.get("muted_from_slack"):
+        verdict = (f"no alert: every rule that fired is muted from Slack  severity "
+                   f"{data['severity']}  tags {tags}")
     elif data["matched"]:
         verdict = f"matched but routed nowhere  severity {data['severity']}  tags {tags}"
     else:
@@ -166,7 +188,10 @@ def render(data: dict[str, Any], show_all: bool = False) -> str:
     fired = [r for r in data["rules"] if r["fired"]]
     lines.append(f"\nmatched rules ({len(fired)}):" if fired else "\nmatched rules: none")
     for r in fired:
-        lines.append(f"  + {r['id']} [{r['severity']}] on {hit_words(r['hits'])}")
+        mute = r.get("slack_mute")
+        lines.append(f"  + {r['id']} [{r['severity']}] on {hit_words(r['hits'])}" + (
+            f" ({_slack_muted((datetime.fromisoformat(mute['until']), mute['by']))})"
+            if mute else ""))
     missed = [r for r in data["rules"] if not r["fired"]]
     shown = missed if show_all else [r for r in missed if _near_miss(r)][:NEAR_MISSES]
     if shown:
@@ -182,9 +207,30 @@ def render(data: dict[str, Any], show_all: bool = False) -> str:
     return "\n".join(lines)
 
 
+def slack_mutes(config: Config, now: datetime) -> dict[str, tuple[datetime, str]]:
+    """Rules muted from Slack at `now`, from the state (read-only, beside a running bot);
+    none before the bot's first run. An unreadable state is said in one line."""
+    from bot.store import database_url
+    from bot.store.actions import muted_rules
+    from bot.store.readonly import read_only, tables
+
+    settings = config.settings
+    if settings.state_url is None and not settings.state_path.exists():
+        return {}
+    try:
+        with read_only(database_url(settings.state_url, os.environ), settings.state_path) as (
+                conn, _, _):
+            return muted_rules(conn, now) if "rule_mutes" in tables(conn) else {}
+    except StoreError as exc:
+        log.warning("explain_without_slack_mutes error=%s", exc)
+        return {}
+
+
 def explain(args: argparse.Namespace) -> int:
     config = load(args, lint=False)
-    data = report(config, args.headline, args.summary, args.source, args.now)
+    now = args.now or SYSTEM_CLOCK.now()
+    data = report(config, args.headline, args.summary, args.source, now,
+                  slack_mutes(config, now))
     if args.json:
         print(json.dumps(data, indent=2, ensure_ascii=False))
     else:

@@ -47,7 +47,9 @@ def _explain(conn: Conn, c: Command, ctx: Context) -> Result:
     headline = " ".join(c.args)
     if not headline:
         return Result("answered", "Usage: `/chipwatch explain HEADLINE`")
-    return Result("answered", _code(render(report(ctx.config, headline, now=ctx.now))))
+    mutes = actions.muted_rules(conn, ctx.now)  # as the bot applies them: same answer
+    return Result("answered", _code(render(report(ctx.config, headline, now=ctx.now,
+                                                  slack_mutes=mutes))))
 
 
 def _status(conn: Conn, c: Command, ctx: Context) -> Result:
