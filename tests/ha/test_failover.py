@@ -8,6 +8,11 @@ every alert is in Slack exactly once (parents and replies, found by their outbox
 each channel's messages are in outbox order, and a trigger that records every write to the
 bot's tables shows each was made by the replica holding the lease at that moment: none from
 a fenced one. Failover times (signal to a new term) are reported.
+
+Every other disruption waits for the moment that matters (a post done in Slack whose answer
+the leader still awaits) instead of a random time, and the test asserts that such moments
+were hit for both kinds: a killed leader's post found again by its successor
+(`outbox_recovered`), a paused one waking up to a refused write (`fenced`).
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from tests.conftest import REPO, TEST_RULES, slack_env, write_config
 from tests.support.fake_slack import FakeSlack, Fault
 from tests.support.feed_server import FeedServer
 from tests.support.figures import FIGURES
-from tests.support.util import GrowingFeed
+from tests.support.util import GrowingFeed, wait_for
 
 SEED = 20260129
 DISRUPTIONS = int(os.environ.get("CHIPWATCH_FAILOVER_DISRUPTIONS", "20"))
@@ -151,6 +156,7 @@ def test_failover_under_kills_and_pauses_keeps_every_alert_once_and_in_order(
               ("desk-mirror", "desk"))]
     failovers: list[float] = []
     kinds: Counter[str] = Counter()
+    in_window: Counter[str] = Counter()  # disruptions while a post awaited Slack's answer
     with FeedServer(latency=0.05) as server, psycopg.connect(pg_url, autocommit=True) as watch:
         for f in feeds:
             server.serve(f"/{f.name}.rss", b"", behaviour=f.behaviour)
@@ -167,13 +173,18 @@ def test_failover_under_kills_and_pauses_keeps_every_alert_once_and_in_order(
             for _ in range(REPLICAS):
                 replicas.start()
             term, holder = _wait_new_term(watch, 0, 60)
-            for _ in range(DISRUPTIONS):
-                threading.Event().wait(rng.uniform(0.3, 1.5))
+            for n in range(DISRUPTIONS):
+                if n % 2:
+                    threading.Event().wait(rng.uniform(0.3, 1.5))
+                else:  # the leader has posted and awaits Slack's answer
+                    wait_for(lambda: fake_slack.state.answering > 0, timeout=5, every=0.002)
                 proc = replicas.procs[holder]
                 kind = rng.choice(["SIGKILL", "SIGSTOP"])
                 kinds[kind] += 1
                 started = time.monotonic()
-                proc.send_signal(getattr(signal, kind))
+                with fake_slack.state.lock:
+                    in_window[kind] += fake_slack.state.answering > 0
+                    proc.send_signal(getattr(signal, kind))
                 term, holder = _wait_new_term(watch, term, 10 * FAILOVER)
                 failovers.append(time.monotonic() - started)
                 if kind == "SIGKILL":
@@ -216,7 +227,8 @@ def test_failover_under_kills_and_pauses_keeps_every_alert_once_and_in_order(
     foreign = [(app, holder, tbl, n) for app, holder, tbl, n in audit if app != holder]
     FIGURES.setdefault("failover test (3 replicas, PostgreSQL)", {}).update({
         "run time (s)": (f"{time.monotonic() - began:.0f}",),
-        "disruptions": (dict(kinds),), "ha.failover (s)": (FAILOVER,),
+        "disruptions": (dict(kinds),), "awaiting Slack's answer": (dict(in_window),),
+        "ha.failover (s)": (FAILOVER,),
         "failover p50 / p95 (s)": (f"{p50:.2f}", f"{p95:.2f}"),
         "failover max (s)": (f"{max(failovers):.2f}",),
         "messages posted": (sum(keys.values()),), "duplicates": (dupes,),
@@ -225,6 +237,10 @@ def test_failover_under_kills_and_pauses_keeps_every_alert_once_and_in_order(
         "recovered in flight": (log.count("outbox_recovered"),),
         "fenced writes refused": (log.count("fenced"),),
     })
+    # The windows that matter were hit: a leader killed and one paused while its post
+    # awaited Slack's answer; a successor found such a post; a paused one was fenced.
+    assert in_window["SIGKILL"] >= 1 and in_window["SIGSTOP"] >= 1, in_window
+    assert "outbox_recovered" in log and "fenced" in log
     assert statuses.get("alert", 0) == PER_FEED * len(feeds), statuses
     assert dupes == 0, [k for k, n in keys.items() if n > 1][:5]
     assert not lost, sorted(lost)[:5]

@@ -3,8 +3,12 @@
 Two feeds gain items over time, and two more carry the same headlines under other links, so
 every story gets thread replies; the fake Slack answers posts slowly *after* recording them,
 so kills land between Slack's ok and our commit; the feed server is slow too, so kills land
-mid-fetch. After every kill the bot is restarted. At the end every expected alert must be in
-Slack, no message (parent or reply) twice, and the SQLite file must pass
+mid-fetch. Kills are timed by events, not by a clock: a third land at a random moment from
+the spawn (start-up included), a third at a random moment once the bot has started, and a
+third as soon as Slack has done a post whose answer the bot still waits for. The test asserts
+that this last window was hit and that a later life recovered such a post (found it in Slack
+instead of posting again). After every kill the bot is restarted. At the end every expected
+alert must be in Slack, no message (parent or reply) twice, and the SQLite file must pass
 `PRAGMA integrity_check`.
 """
 
@@ -27,7 +31,7 @@ from tests.conftest import REPO, TEST_RULES, slack_env, write_config
 from tests.support.fake_slack import FakeSlack, Fault
 from tests.support.feed_server import FeedServer
 from tests.support.figures import FIGURES
-from tests.support.util import GrowingFeed
+from tests.support.util import GrowingFeed, wait_for
 
 SEED = 20260128
 KILLS = 22
@@ -87,6 +91,26 @@ def _undelivered(tmp_path: Path) -> int:
         db.close()
 
 
+def _lives(log: Path) -> int:
+    """How many lives of the bot got as far as their `started` line."""
+    return log.read_text(errors="replace").count(" started feeds=") if log.exists() else 0
+
+
+def _kill_moment(n: int, proc: subprocess.Popen[bytes], log: Path, lives: int,
+                 slack: FakeSlack, rng: random.Random) -> None:
+    """Wait for the moment of the `n`-th kill (see the module docstring); `lives` is how
+    many `started` lines the log held before this one was spawned."""
+    if n % 3 == 0:
+        threading.Event().wait(rng.uniform(0.3, 1.6))
+        return
+    assert wait_for(lambda: _lives(log) > lives or proc.poll() is not None,
+                    timeout=60, every=0.02), "the bot never started"
+    if n % 3 == 1:
+        threading.Event().wait(rng.uniform(0.0, 1.0))
+    else:  # a post done in Slack, its answer not yet read: the kill window that matters
+        wait_for(lambda: slack.state.answering > 0, timeout=3, every=0.002)
+
+
 def _start(config: Path, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     full = {k: v for k, v in os.environ.items() if k not in ("SLACK_BOT_TOKEN", "SLACK_API_URL")}
     full.update(env, PYTHONPATH=str(REPO))
@@ -115,14 +139,17 @@ def test_sigkill_at_random_moments_loses_and_repeats_nothing(
         fake_slack.state.sticky.append(Fault(method="chat.postMessage", slow_answer=0.12))
         env = slack_env(fake_slack)
         log = tmp_path / "bot.log"
-        crashes = 0
+        crashes = in_window = 0
         started = SYSTEM_CLOCK.monotonic()
-        for _ in range(KILLS):
+        for n in range(KILLS):
+            lives = _lives(log)
             proc = _start(config, env, log)
-            threading.Event().wait(rng.uniform(0.3, 1.6))
+            _kill_moment(n, proc, log, lives, fake_slack, rng)
             if proc.poll() is not None:
                 crashes += 1  # it died by itself: that is a crash
-            proc.send_signal(signal.SIGKILL)
+            with fake_slack.state.lock:
+                in_window += fake_slack.state.answering > 0
+                proc.send_signal(signal.SIGKILL)
             proc.wait(10)
         kills_took = SYSTEM_CLOCK.monotonic() - started
 
@@ -155,8 +182,13 @@ def test_sigkill_at_random_moments_loses_and_repeats_nothing(
         "kills": (KILLS,), "expected alerts": (len(want),), "thread replies": (replies,),
         "lost": (lost,), "duplicates": (dupes,), "crashes": (crashes,),
         "kill phase (s)": (f"{kills_took:.1f}",),
+        "killed awaiting Slack's answer": (in_window,),
         "recovered in flight": (output.count("outbox_recovered"),),
     })
+    # The windows that matter were hit, not only start-up: a kill while Slack's answer to a
+    # post was on its way, and a later life that found such a post instead of re-posting.
+    assert in_window >= 2, in_window
+    assert "outbox_recovered" in output
     assert lost == 0, sorted(want - got)[:5]
     assert dupes == 0, [k for k, n in keys.items() if n > 1][:5]
     assert replies >= len(want) // 2  # the mirrors' reports went to threads

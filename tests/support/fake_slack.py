@@ -54,6 +54,9 @@ class SlackState:
     ephemeral: list[dict[str, Any]] = field(default_factory=list)  # chat.postEphemeral calls
     groups: dict[str, list[str]] = field(default_factory=dict)  # user group id → members
     socket_url: Callable[[], str] | None = None  # apps.connections.open answers this
+    # Calls done on our side whose answer is held back (`slow_answer`): a client killed now
+    # dies between Slack's ok and its own record of it, the window crash tests must hit.
+    answering: int = 0
 
     def channel_id(self, name: str) -> str:
         if name.startswith("C") and name[1:].isalnum() and name.upper() == name:
@@ -175,7 +178,13 @@ def _make_handler(state: SlackState) -> Callable[..., BaseHTTPRequestHandler]:
                     return self._answer(fault.status, body, headers)
             answer = self._handle(method, args)
             if fault and fault.slow_answer:
-                time.sleep(fault.slow_answer)  # done on our side, the client still waiting
+                with state.lock:
+                    state.answering += 1
+                try:
+                    time.sleep(fault.slow_answer)  # done on our side, the client still waiting
+                finally:
+                    with state.lock:
+                        state.answering -= 1
             self._answer(200, answer)
 
         do_GET = do_POST
