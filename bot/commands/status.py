@@ -46,7 +46,8 @@ def _feeds(conn: Conn, config: Config, now: datetime, names: set[str]) -> list[d
     configured = {f.name for f in config.feeds}
     for name in [f.name for f in config.feeds] + sorted(set(rows) - configured):
         r = rows.get(name, {})
-        due = r.get("next_due")
+        # A feed no longer in the config (removed, by hot reload or by hand) is never due.
+        due = r.get("next_due") if name in configured else None
         out.append({
             "feed": name, "configured": name in configured,
             "last_success": r.get("last_success"), "last_attempt": r.get("last_attempt"),
@@ -86,17 +87,32 @@ def _digests(conn: Conn, config: Config, now: datetime,
     return out
 
 
-def _replicas(conn: Conn) -> dict[str, Any]:
-    """Who leads and every replica heard from lately (PostgreSQL only)."""
+def _replicas(conn: Conn, failover: float) -> dict[str, Any]:
+    """Who leads and every replica heard from lately (PostgreSQL only). A replica's `role`
+    is what it is now: `leader` only for the holder of the live lease; `gone` for one that
+    still claims a role but holds no lease (a killed leader) or has not reported within the
+    failover time (replicas report every second); `reported_role` is its last word."""
     from bot.store import lease
 
     lead = lease.leader(conn)
     live = lead.holder is not None and (lead.expires_in or 0) > 0
-    return {"leader": lead.holder if live else None, "term": lead.term,
+    holder = lead.holder if live else None
+    return {"leader": holder, "term": lead.term,
             "lease_left_seconds": round(lead.expires_in, 1) if live and lead.expires_in else None,
-            "replicas": [{"name": r.name, "role": r.role, "term": r.term,
+            "replicas": [{"name": r.name, "role": _role_now(r, holder, failover),
+                          "reported_role": r.role, "term": r.term,
                           "seen_seconds_ago": round(r.seen_ago, 1)}
                          for r in lease.replicas(conn, REPLICAS_WITHIN)]}
+
+
+def _role_now(r: Any, holder: str | None, failover: float) -> str:
+    if r.name == holder:
+        return "leader"
+    if r.role == "stopped":
+        return "stopped"
+    if r.role == "leader" or r.seen_ago > failover:
+        return "gone"
+    return str(r.role)
 
 
 def gather(config: Config, now: datetime, url: str | None = None) -> dict[str, Any]:
@@ -112,7 +128,7 @@ def gather(config: Config, now: datetime, url: str | None = None) -> dict[str, A
                 "digests": _digests(conn, config, now, names),
                 "stories": story_store.counts(conn, window) if "story_stories" in names
                 else {"open": 0, "total": 0},
-                "ha": _replicas(conn) if url is not None else None}
+                "ha": _replicas(conn, config.settings.failover) if url is not None else None}
 
 
 def _shown_status(f: dict[str, Any]) -> str:
@@ -141,7 +157,8 @@ def render(data: dict[str, Any], now: datetime) -> str:
     rows = [head]
     for f in data["feeds"]:
         backoff = "gone" if f["gone"] else ("yes" if f["backing_off"] else "no")
-        rows.append((f["feed"], ago(f["last_success"], now), _shown_status(f),
+        name = f["feed"] if f["configured"] else f"{f['feed']} (removed)"
+        rows.append((name, ago(f["last_success"], now), _shown_status(f),
                      str(f["items"]), str(f["errors"]), ago(f["next_due"], now), backoff,
                      ",".join(f["notices"]) or "-"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
@@ -154,6 +171,8 @@ def render(data: dict[str, Any], now: datetime) -> str:
     lines += ["", f"outbox: pending={ob['pending']} inflight={ob['inflight']} sent={ob['sent']} "
               f"dead={ob['dead']} oldest_pending={ago(ob['oldest_pending'], now)}"]
     lines += [f"  dead {d['channel']} {d['key']}: {d['error']}" for d in ob["dead_rows"]]
+    if data.get("sending"):
+        lines.append(_sending_line(data["sending"], ob["pending"] + ob["inflight"]))
     for d in data["digests"]:
         lines.append(f"digest {d['channel']}: queued={d['queued']} next_send="
                      f"{ago(d['next_send'], now) if d['queued'] else '-'}"
@@ -163,19 +182,45 @@ def render(data: dict[str, Any], now: datetime) -> str:
     ha = data.get("ha")
     if ha is not None:
         lines.append(f"leader: {ha['leader'] or '(none)'} term={ha['term']}")
-        lines += [f"  replica {r['name']}: {r['role']} (seen {r['seen_seconds_ago']:.0f}s ago)"
-                  for r in ha["replicas"]]
-    failing = [f["feed"] for f in data["feeds"] if f["backing_off"] or f["gone"]]
-    lines.append(f"feeds: {len(data['feeds'])} total, {len(failing)} failing")
-    lines += [f"  {f['feed']}: {f['last_error']}" for f in data["feeds"] if f["last_error"]]
+        lines += [f"  replica {r['name']}: {_replica_role(r)} "
+                  f"(seen {r['seen_seconds_ago']:.0f}s ago)" for r in ha["replicas"]]
+    feeds = [f for f in data["feeds"] if f["configured"]]
+    removed = len(data["feeds"]) - len(feeds)
+    failing = [f["feed"] for f in feeds if f["backing_off"] or f["gone"]]
+    lines.append(f"feeds: {len(feeds)} total, {len(failing)} failing"
+                 + (f", {removed} removed from the config (not polled)" if removed else ""))
+    lines += [f"  {f['feed']}: {f['last_error']}" for f in feeds if f["last_error"]]
     return "\n".join(lines)
 
 
+def _replica_role(r: dict[str, Any]) -> str:
+    if r["role"] == "gone" and r["reported_role"] != "gone":
+        return f"gone (last reported {r['reported_role']})"
+    return str(r["role"])
+
+
+def _sending_line(sending: dict[str, Any], waiting: int) -> str:
+    """`sending: HALTED: Slack refused the bot token (invalid_auth): …`, or `sending: ok`,
+    from the running bot's heartbeat file."""
+    from bot.runtime.heartbeat import halted_line
+
+    beat = f"heartbeat {sending['heartbeat_age_seconds']:.0f}s ago"
+    if sending["halted"]:
+        return (f"sending: HALTED: {halted_line(sending['halted'])}; {waiting} messages wait "
+                f"({beat})")
+    return f"sending: ok ({beat})"
+
+
 def status(args: argparse.Namespace, clock: Clock = SYSTEM_CLOCK) -> int:
+    from bot.runtime import heartbeat
+
     config = load(args, lint=False)
     now = clock.now()
     try:
         data = gather(config, now, database_url(config.settings.state_url, os.environ))
+        # Whether the bot beside this state sends, or Slack refuses its token (not in the
+        # state: the running bot's heartbeat file says it).
+        data["sending"] = heartbeat.sending_state(config.settings.heartbeat_path, clock)
     except StoreError as exc:
         print(exc)
         return EXIT_FAIL
