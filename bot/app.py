@@ -107,7 +107,10 @@ class App:
         self.sender.may_send = self.leader.may_act
         self.poller.on_alert = self.wake.set
         self.poller.stop = self.stop
-        self.heartbeat = Heartbeat(settings.heartbeat_path, self.clock)
+        self.heartbeat = Heartbeat(settings.heartbeat_path, self.clock,
+                                   lambda: self.sender.halted)
+        # `health` and `status` read the file: a halt (or resume) shows there at once.
+        self.sender.on_state = self.heartbeat.refresh
         self.escalator = Escalator(self.db, self.live, self.clock, self.web)
         self.interactions: Interactions | None = None
         if self.app_token and self.web is not None:

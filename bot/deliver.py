@@ -69,6 +69,8 @@ class Sender:
         self._settle_tries = 0
         # Asked right before every post: False once this replica may no longer lead.
         self.may_send: Callable[[], bool] = lambda: True
+        # Told when sending halts or resumes (the heartbeat file says so to `health`).
+        self.on_state: Callable[[], None] = lambda: None
 
     def recover(self) -> None:
         """At start-up (or on becoming leader): check the token, make every pending row due
@@ -98,6 +100,7 @@ class Sender:
         if self.halted:
             log.warning("slack_sending_resumed after=%s", self.halted)
             self.halted = None
+            self.on_state()
         return True
 
     def _halt(self, exc: CredentialsError) -> None:
@@ -106,6 +109,7 @@ class Sender:
         if self.halted is not None:
             return
         self.halted = exc.code or str(exc)
+        self.on_state()
         with self.db.reading() as conn:
             counts = outbox.counts(conn)
         held = counts.get(State.PENDING, 0) + counts.get(State.INFLIGHT, 0)

@@ -2,12 +2,14 @@
 
 With the metrics endpoint on (`metrics.listen` or $CHIPWATCH_METRICS_LISTEN) it asks the
 bot's own `/healthz`, which also fails when the processor thread died; otherwise it reads the
-heartbeat file the scheduler writes every 30 s.
+heartbeat file the scheduler writes every 30 s. Either way it fails while Slack refuses the
+bot token (nothing is sent), and says so.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import urllib.error
@@ -27,6 +29,8 @@ def register(sub: Any) -> None:
 
 
 def _healthz(listen: str) -> int:
+    from bot.runtime.heartbeat import halted_line
+
     host, _, port = listen.rpartition(":")
     host = host.strip("[]")
     if host in ("", "0.0.0.0", "::"):
@@ -36,7 +40,13 @@ def _healthz(listen: str) -> int:
         with urllib.request.urlopen(url, timeout=5) as resp:
             body = resp.read().decode()
     except urllib.error.HTTPError as exc:
-        print(f"unhealthy: {url} answered {exc.code} {exc.read().decode()[:300]}")
+        body = exc.read().decode()
+        with contextlib.suppress(ValueError, AttributeError):
+            halted = json.loads(body).get("sending_halted")
+            if halted:
+                print(f"unhealthy: sending halted: {halted_line(halted)} ({url})")
+                return EXIT_FAIL
+        print(f"unhealthy: {url} answered {exc.code} {body[:300]}")
         return EXIT_FAIL
     except OSError as exc:
         print(f"unhealthy: {url} unreachable ({exc})")
@@ -49,19 +59,23 @@ def _healthz(listen: str) -> int:
 def health(args: argparse.Namespace) -> int:
     from bot.app import metrics_listen
     from bot.clock import SYSTEM_CLOCK
-    from bot.runtime.heartbeat import file_age
+    from bot.runtime.heartbeat import halted_line, read_beat
 
     config = load(args, lint=False)
     listen = metrics_listen(config, os.environ)
     if listen:
         return _healthz(listen)
-    age = file_age(config.settings.heartbeat_path, SYSTEM_CLOCK)
-    if age is None:
+    beat = read_beat(config.settings.heartbeat_path, SYSTEM_CLOCK)
+    if beat is None:
         print("unhealthy: no heartbeat (the bot is not running, or has not started yet)")
         return EXIT_FAIL
-    seen = format_duration(timedelta(seconds=round(age.total_seconds())))
-    if age > args.max_age:
+    seen = format_duration(timedelta(seconds=round(beat.age.total_seconds())))
+    if beat.age > args.max_age:
         print(f"unhealthy: last heartbeat {seen} ago (more than {format_duration(args.max_age)})")
+        return EXIT_FAIL
+    if beat.sending_halted:
+        print(f"unhealthy: sending halted: {halted_line(beat.sending_halted)}; last heartbeat "
+              f"{seen} ago")
         return EXIT_FAIL
     print(f"healthy: last heartbeat {seen} ago")
     return EXIT_OK

@@ -1,13 +1,25 @@
-"""The scheduler's heartbeat: kept in memory for /healthz and in a file for `chipwatch health`."""
+"""The scheduler's heartbeat: kept in memory for /healthz and in a file for `chipwatch health`
+and `chipwatch status`.
+
+The file is one JSON object, `{"at": ISO time of the last beat, "sending_halted": why
+nothing is sent, or null}`, replaced whole (write, then rename) so a reader never sees half
+of it. A file holding only an ISO time (written by an older chipwatch) still reads.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.clock import Clock
+from bot.errors import redact
 
 log = logging.getLogger("chipwatch.runtime")
 EVERY = 30.0  # seconds between beats
@@ -15,22 +27,42 @@ EVERY = 30.0  # seconds between beats
 
 class Heartbeat:
     """Beats while the scheduler runs; a clean stop clears it, so `health` never calls a
-    stopped bot healthy."""
+    stopped bot healthy. `halted` says why sending is halted (None: it is not); `refresh`
+    writes a change of that at once, without claiming a beat."""
 
-    def __init__(self, path: Path, clock: Clock) -> None:
+    def __init__(self, path: Path, clock: Clock,
+                 halted: Callable[[], str | None] = lambda: None) -> None:
         self.path = path
         self.clock = clock
+        self.halted = halted
         self.last = clock.monotonic()
+        self._at: datetime | None = None  # the last beat's time, once it beat
+        self._lock = threading.Lock()  # the scheduler beats, the sender refreshes
 
     def beat(self) -> None:
         """Mark the scheduler alive, in memory and in the file."""
         self.last = self.clock.monotonic()
-        try:
-            # With state in PostgreSQL nothing else creates the state file's folder.
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.path.write_text(self.clock.now().isoformat())
-        except OSError as exc:
-            log.warning("heartbeat_failed path=%s error=%s", self.path, exc.strerror)
+        self._write(self.clock.now())
+
+    def refresh(self) -> None:
+        """Rewrite the file with the current sending state and the last beat's time."""
+        if self._at is not None:
+            self._write(self._at)
+
+    def _write(self, at: datetime) -> None:
+        with self._lock:
+            self._at = at
+            halted = self.halted()
+            body = json.dumps({"at": at.isoformat(),
+                               "sending_halted": redact(halted) if halted else None})
+            tmp = self.path.with_name(self.path.name + ".tmp")
+            try:
+                # With state in PostgreSQL nothing else creates the state file's folder.
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                tmp.write_text(body)
+                os.replace(tmp, self.path)
+            except OSError as exc:
+                log.warning("heartbeat_failed path=%s error=%s", self.path, exc.strerror)
 
     def age(self) -> float:
         """Seconds since the last beat of this process."""
@@ -42,11 +74,40 @@ class Heartbeat:
             self.path.unlink()
 
 
-def file_age(path: Path, clock: Clock) -> timedelta | None:
-    """How long since a running bot last beat, from its file; None if it never beat (or
-    stopped cleanly)."""
+@dataclass(frozen=True)
+class Beat:
+    """What the file says: how long ago the bot beat, and why sending is halted (or None)."""
+
+    age: timedelta
+    sending_halted: str | None
+
+
+def read_beat(path: Path, clock: Clock) -> Beat | None:
+    """The running bot's last beat, from its file; None if it never beat (or stopped
+    cleanly)."""
     try:
-        when = datetime.fromisoformat(path.read_text().strip())
-    except (OSError, ValueError):
+        text = path.read_text().strip()
+    except OSError:
         return None
-    return clock.now() - when.astimezone(UTC)
+    try:
+        data = json.loads(text) if text.startswith("{") else {"at": text}
+        when = datetime.fromisoformat(data["at"])
+    except (ValueError, KeyError, TypeError):
+        return None
+    halted = data.get("sending_halted")
+    return Beat(clock.now() - when.astimezone(UTC), str(halted) if halted else None)
+
+
+def halted_line(reason: str) -> str:
+    """Why nothing is sent, for an operator: `Slack refused the bot token (invalid_auth)`."""
+    return f"Slack refused the bot token ({reason}): set SLACK_BOT_TOKEN and restart"
+
+
+def sending_state(path: Path, clock: Clock) -> dict[str, object] | None:
+    """What `status` shows of the running bot's sending, from its heartbeat file: the beat's
+    age and why sending is halted (None when it is not); None without a heartbeat."""
+    beat = read_beat(path, clock)
+    if beat is None:
+        return None
+    return {"heartbeat_age_seconds": round(beat.age.total_seconds(), 1),
+            "halted": beat.sending_halted}
