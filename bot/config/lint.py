@@ -2,9 +2,10 @@
 
 `lint` finds rules that can never fire (an `all` group or the `any` list wholly excluded by
 `none`), terms that can never help (also excluded by `none`), rules whose alerts reach no
-route, and routes that can never be reached (shadowed by an earlier route without
-`continue`, or asking for tags/severity no rule produces). `run_examples` runs each rule's
-`examples` headlines and reports every miss.
+route, routes that can never be reached (shadowed by an earlier route without `continue`,
+or asking for tags/severity no rule produces), and rules that fire on ordinary news
+(`bot.config.broad`). `run_examples` runs each rule's `examples` headlines and reports every
+miss.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from bot.config.broad import broad_rules
 from bot.config.load import Located
 from bot.config.schema import ChipwatchConfig
 from bot.errors import Problem
@@ -33,6 +35,7 @@ def lint(
         out.extend(_dead_terms(i, rule, at))
     out.extend(_unrouted_rules(rules, routes, at))
     out.extend(_route_warnings(rules, routes, at))
+    out.extend(broad_rules(rules, at))
     return out
 
 

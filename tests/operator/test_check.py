@@ -55,6 +55,12 @@ CASES = [
     ("shadowed_route.yaml", 0, [
         ":9: warning: routes[1]: route 2 (#chips) can never be reached: route 1 (#everything) "
         "is a catch-all before it without `continue: true`"]),
+    ("broad_rules.yaml", 0, [
+        ":3: warning: rules[0]: rule 'everything' fires on 404 of 404 ordinary news headlines "
+        "(100%, none about chip trade): it would alert on much of every feed; narrow its terms",
+        ":6: warning: rules[1]: rule 'words-with-a' fires on 219 of 404 ordinary news "
+        "headlines (54%",
+        "2 warnings"]),
     ("unreachable_severity.yaml", 0, [
         ":12: warning: routes[0].min_severity: route 1 (#critical) can never be reached: no "
         "rule has severity critical or higher",
