@@ -66,6 +66,22 @@ class FetchLimits:
     max_redirects: int = 5
     user_agent: str = USER_AGENT
 
+    @property
+    def read_timeout(self) -> float:
+        """How long a server may send nothing (before its answer, or between two pieces of
+        it): the connect timeout, at least 5 s, at most the total deadline."""
+        return min(self.total_timeout, max(self.connect_timeout, 5.0))
+
+
+def _timeout_error(exc: httpx.TimeoutException, limits: FetchLimits) -> str:
+    """Which wait ran out, and the setting behind it."""
+    if isinstance(exc, httpx.ReadTimeout):
+        return (f"no data for {limits.read_timeout:g}s (read timeout: fetch.connect_timeout, "
+                "at least 5s)")
+    if isinstance(exc, httpx.ConnectTimeout):
+        return f"no connection within {limits.connect_timeout:g}s (fetch.connect_timeout)"
+    return f"timeout ({type(exc).__name__})"
+
 
 class Fetcher(Protocol):
     """Fetches one feed; never raises for the feed's fault."""
@@ -109,7 +125,7 @@ class HttpFetcher:
         self._lock = threading.Lock()
 
     def _client(self) -> httpx.Client:
-        read = min(self.limits.total_timeout, max(self.limits.connect_timeout, 5.0))
+        read = self.limits.read_timeout
         pool = httpx.Limits(max_connections=self.max_connections,
                             max_keepalive_connections=KEEP_ALIVE)
         transport = self._transport
@@ -186,7 +202,7 @@ class HttpFetcher:
             if self.clock.monotonic() - started >= self.limits.total_timeout * 0.99:
                 return _error(feed, now,
                               f"no complete answer within {self.limits.total_timeout:g}s")
-            return _error(feed, now, f"timeout ({type(exc).__name__})")
+            return _error(feed, now, _timeout_error(exc, self.limits))
         except (httpx.HTTPError, zlib.error, OSError, ValueError) as exc:
             return _error(feed, now, f"{type(exc).__name__}: {exc}"[:300])
         new = Validators(hdrs.get("etag"), hdrs.get("last-modified"))
