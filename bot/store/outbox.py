@@ -2,7 +2,7 @@
 
 A row is `pending` until sent, `inflight` while a send is under way (a crash leaves it so,
 and start-up checks Slack before re-sending), `sent` with Slack's ts once Slack said ok, or
-`dead` after a permanent error (`requeue` sends dead letters again). `maybe_sent` marks a
+`dead` after a permanent error (`bot.requeue` sends dead letters again). `maybe_sent` marks a
 pending row whose last send got no clear answer: Slack may hold it. Parents of story threads
 are found through `threads`.
 """
@@ -148,17 +148,12 @@ def inflight(conn: Conn) -> list[tuple[OutboxRow, datetime]]:
     return [(_row(r, r["parent_ts"]), datetime.fromisoformat(r["next_attempt"])) for r in rows]
 
 
-def requeue(conn: Conn, now: datetime, *, dead: bool) -> tuple[int, int]:
-    """Make pending rows due now (their backoff forgotten) and, with `dead`, send dead
-    letters again from scratch; returns (dead letters requeued, pending rows made due)."""
-    revived = 0
-    if dead:
-        revived = conn.execute(
-            "UPDATE outbox SET state = ?, attempts = 0, error = NULL, next_attempt = ? "
-            "WHERE state = ?", (State.PENDING, now.isoformat(), State.DEAD)).rowcount
-    due = conn.execute("UPDATE outbox SET next_attempt = ? WHERE state = ? AND next_attempt > ?",
-                       (now.isoformat(), State.PENDING, now.isoformat())).rowcount
-    return revived, due
+def due_now(conn: Conn, now: datetime) -> int:
+    """Make pending rows due now, their backoff forgotten; how many were waiting. (Dead
+    letters are sent again through `bot.requeue`.)"""
+    return int(conn.execute(
+        "UPDATE outbox SET next_attempt = ? WHERE state = ? AND next_attempt > ?",
+        (now.isoformat(), State.PENDING, now.isoformat())).rowcount)
 
 
 def with_item(conn: Conn, key: str) -> Any:
