@@ -53,12 +53,16 @@ class SqliteStore:
             conn.row_factory = sqlite3.Row
             db = cls(conn, path)
             db.migrate()
-        except (sqlite3.DatabaseError, OSError) as exc:
+        except (sqlite3.DatabaseError, OSError, StoreError) as exc:
             if conn is not None:
                 conn.close()
+            hint = None if memory_copy else _unwritable(Path(path))
+            if isinstance(exc, StoreError) and hint is None:
+                raise  # it names the file and the cause already (a newer schema…)
             reason = (exc.strerror or str(exc)) if isinstance(exc, OSError) else str(exc)
-            if not memory_copy:
-                reason = _why_unwritable(Path(path), reason)
+            if hint:
+                reason = (f"{hint} ({reason}); run writes its state there (run --dry-run, "
+                          "status and replay only read)")
             raise StoreError(f"state file {path}: {reason}") from None
         return db
 
@@ -136,16 +140,13 @@ def _copy_into(conn: sqlite3.Connection, path: Path) -> None:
                     "note=changes_not_yet_checkpointed_are_not_seen", path)
 
 
-def _why_unwritable(path: Path, reason: str) -> str:
-    """SQLite only says "unable to open" or "readonly database": name what is read-only."""
+def _unwritable(path: Path) -> str | None:
+    """What is read-only when SQLite only says "unable to open" or "readonly database"."""
     folder = path.parent
     if folder.is_dir() and not os.access(folder, os.W_OK):  # WAL writes files beside it
-        what = f"the state directory {folder} is read-only for this user"
-    elif path.exists() and not os.access(path, os.W_OK):
-        what = "the state file is read-only for this user"
-    elif not folder.is_dir():
-        what = f"cannot create the state directory {folder}"
-    else:
-        return reason
-    return (f"{what} ({reason}); run writes its state there (run --dry-run, status and "
-            "replay only read)")
+        return f"the state directory {folder} is read-only for this user"
+    if path.exists() and not os.access(path, os.W_OK):
+        return "the state file is read-only for this user"
+    if not folder.is_dir():
+        return f"cannot create the state directory {folder}"
+    return None
