@@ -7,7 +7,9 @@
     │   └── PermanentDeliveryError   retrying will not help (channel_not_found, invalid_blocks…)
     │       └── CredentialsError     the token itself is refused: all sending stops
     └── StoreError           the state database is unusable
-        └── StateInUse       another `chipwatch run` holds the state (names its pid)
+        ├── StateInUse       another `chipwatch run` holds the state (names its pid)
+        └── StateWriteError  a write could not land (a full disk, an I/O error): nothing
+                             committed; it lasts until a later write commits
 
 Messages never carry the Slack token: `redact` scrubs anything token-shaped.
 """
@@ -94,6 +96,11 @@ class CredentialsError(PermanentDeliveryError):
 
 class StoreError(ChipwatchError):
     """The state database cannot be opened or migrated."""
+
+
+class StateWriteError(StoreError):
+    """The state refused a write it would take on a healthy disk (SQLite's `database or disk
+    is full`, an I/O error, a read-only file): the transaction rolled back whole."""
 
 
 class StateInUse(StoreError):

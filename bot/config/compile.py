@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from bot.config.duration import format_duration
 from bot.config.load import Located, read_config
 from bot.config.schema import ChipwatchConfig, RuleConfig
-from bot.config.settings import Settings, compile_settings
+from bot.config.settings import Settings, compile_settings, retention_keep
 from bot.errors import ConfigError, Problem
 from bot.models import FeedSpec, Severity
 from bot.route import Route, RouteMode
@@ -64,6 +64,10 @@ def compile_config(raw: ChipwatchConfig, path: Path, located: Located, *,
     feeds = _feeds(raw, path, located, problems)
     rules = _rules(raw, located, problems)
     routes = _routes(raw, located, problems, strict_routes)
+    keep, floor, why = retention_keep(raw)
+    if keep < floor:
+        problems.append(located.problem(("state", "keep"), f"{format_duration(keep)} is "
+                                        f"shorter than {why} ({format_duration(floor)})"))
     errors = [p for p in problems if p.level == "error"]
     if errors:
         raise ConfigError(sorted(errors, key=lambda p: p.line or 0))

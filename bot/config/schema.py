@@ -136,6 +136,9 @@ class StateConfig(_Strict):
 
     path: str = "state/chipwatch.db"
     url: str | None = Field(None, pattern=r"^postgres(ql)?://")
+    # How long the state remembers (items, sent messages, closed stories); unset: 90 days,
+    # or longer where dedup or a feed's max_age needs it (see compile.retention_keep).
+    keep: Duration | None = Field(None, ge=timedelta(days=1))
 
 
 class HaConfig(_Strict):

@@ -68,6 +68,7 @@ class Settings:
     failover: float  # seconds within which a standby replica takes over
     replica: str | None
     escalate: EscalateSettings | None = None
+    keep: timedelta = timedelta(days=90)  # state retention (see bot.retention)
 
     @property
     def heartbeat_path(self) -> Path:
@@ -109,7 +110,25 @@ def compile_settings(raw: ChipwatchConfig, config_path: Path) -> Settings:
         failover=raw.ha.failover.total_seconds(),
         replica=raw.ha.replica,
         escalate=_escalate(raw),
+        keep=retention_keep(raw)[0],
     )
+
+
+DEFAULT_KEEP = timedelta(days=90)
+
+
+def retention_keep(raw: ChipwatchConfig) -> tuple[timedelta, timedelta, str]:
+    """`state.keep` (unset: 90 days or the floor, whichever is longer), the floor it must
+    reach and what sets that floor: an item must outlive the spans in which it can still
+    matter, or a feed that still serves it would alert it again, or a story lose its
+    thread (dedup.window, dedup.follow_window, every feed's max_age)."""
+    floors = [(raw.dedup.window, "dedup.window"), (raw.dedup.follow_window,
+                                                   "dedup.follow_window"),
+              (raw.defaults.max_age, "defaults.max_age")]
+    floors += [(f.max_age, f"feed {f.name!r} max_age") for f in raw.feeds if f.max_age]
+    floor, why = max(floors, key=lambda pair: pair[0])
+    keep = raw.state.keep if raw.state.keep is not None else max(DEFAULT_KEEP, floor)
+    return keep, floor, why
 
 
 def mention_syntax(mention: str | None) -> str | None:

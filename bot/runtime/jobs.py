@@ -1,5 +1,5 @@
 """APScheduler 3.x jobs: one interval job per feed (jittered, coalesced, one at a time), the
-heartbeat, digest periods and the config-file watch."""
+heartbeat, digest periods, retention and the config-file watch."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot import digest
 from bot.models import FeedSpec
-from bot.runtime import heartbeat
+from bot.runtime import heartbeat, retention
 from bot.runtime.parts import Parts
 from bot.store import feeds as feed_store
 from bot.store.feeds import FeedState
@@ -58,7 +58,14 @@ def build_scheduler(parts: Parts, poll: PollJob) -> BackgroundScheduler:
                       id="heartbeat", next_run_time=now)
     scheduler.add_job(flush_digests, IntervalTrigger(seconds=DIGEST_TICK), args=[parts],
                       id="digests", next_run_time=now)
+    scheduler.add_job(forget, IntervalTrigger(seconds=retention.EVERY.total_seconds()),
+                      args=[parts], id="retention", next_run_time=now)
     return scheduler
+
+
+def forget(parts: Parts) -> None:
+    """Retention: forget what `state.keep` lets go (the lead lost mid-way: next time)."""
+    retention.run_logged(parts.db, parts.live.current.settings.keep, parts.clock, parts.stop)
 
 
 def add_feed_job(scheduler: BaseScheduler, poll: PollJob, feed: FeedSpec,

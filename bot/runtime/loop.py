@@ -14,7 +14,7 @@ from bot import digest
 from bot.errors import StoreError
 from bot.metrics import MetricsServer
 from bot.pipeline import PollReport
-from bot.runtime import heartbeat
+from bot.runtime import heartbeat, retention
 from bot.runtime.duties import Duties, count_drain
 from bot.runtime.leader import LEADER, STANDBY
 from bot.runtime.lock import hold_state
@@ -47,6 +47,8 @@ def _run_once(parts: Parts) -> list[PollReport]:
         count_drain(parts, parts.sender.drain(parts.stop, max_wait=SEND_WAIT_ONCE))
         if parts.escalator.flush():  # parents just posted can now be linked
             count_drain(parts, parts.sender.drain(parts.stop, max_wait=SEND_WAIT_ONCE))
+        if not parts.db.in_memory:  # cron runs forget too; a dry run's copy is dropped
+            retention.run_logged(parts.db, config.settings.keep, parts.clock, parts.stop)
     finally:
         parts.leader.release()
     return reports
@@ -93,16 +95,18 @@ class Follower:
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         """Healthy when the scheduler (or, on a standby, the loop) beat recently, the
-        processor thread runs and Slack takes our token (a refused token stops all sending);
-        says this replica's role and who leads."""
+        processor thread runs, Slack takes our token (a refused token stops all sending)
+        and the state takes writes (a full disk); says this replica's role and who leads."""
         parts = self.parts
         age, limit = parts.heartbeat.age(), parts.live.current.settings.stall_after
         duties = self.duties
         processing = duties is None or duties.alive()
         halted = parts.sender.halted
-        return age <= limit and processing and halted is None, {
+        fault = parts.db.faults.current
+        return age <= limit and processing and halted is None and fault is None, {
             "heartbeat_age_seconds": round(age, 1), "stall_after_seconds": limit,
             "processor_alive": processing, "sending_halted": halted,
+            "state_write_failed": fault.as_dict() if fault else None,
             "replica": parts.leader.name,
             "role": LEADER if duties is not None else STANDBY,
             "leader": parts.leader.leader_name, "term": parts.leader.term}

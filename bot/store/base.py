@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol
 
 from bot.errors import StoreError
+from bot.store.faults import WriteHealth
 
 # The advisory lock every PostgreSQL write transaction holds ("chw\0"); a takeover takes
 # it too, so an old leader's write in progress finishes before the new term begins.
@@ -64,6 +65,7 @@ class Store(Protocol):
     backend: str  # "sqlite" or "postgresql"
     where: str  # the file, or the URL without its password, for logs and errors
     lock: threading.RLock  # held while a thread uses SQLite's one connection; free on PG
+    faults: WriteHealth  # a write the disk refused, while it lasts (SQLite's file)
 
     def tx(self) -> AbstractContextManager[Conn]: ...
 
@@ -76,6 +78,19 @@ class Store(Protocol):
     def version(self) -> int: ...
 
     def set_fence(self, fence: Fence | None) -> None: ...
+
+    @property
+    def in_memory(self) -> bool:
+        """Whether this is a throw-away copy in memory (a dry run, a backtest)."""
+        ...
+
+    def reclaim(self, pages: int) -> int:
+        """Return up to `pages` pages freed by deletes to the file system; pages left."""
+        ...
+
+    def size(self) -> int:
+        """Bytes the state takes (the file and its log; the database on PostgreSQL)."""
+        ...
 
     def read(self, sql: str, params: tuple[object, ...] = ()) -> list[Any]: ...
 

@@ -21,7 +21,7 @@ from bot.store.base import Conn, Store
 # marks and escalations at actions and stories).
 TABLES = ("feeds", "items", "story_stories", "story_items", "outbox", "threads",
           "digest_entries", "feed_notices", "slack_actions", "story_mutes", "rule_mutes",
-          "feedback", "escalations")
+          "feedback", "escalations", "retention")
 # Tables that belong to the database rather than the install, and why they stay as they are.
 # Every other table must be in TABLES (a test lists the schema's tables against both).
 NOT_COPIED = {

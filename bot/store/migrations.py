@@ -190,4 +190,17 @@ MIGRATIONS: list[str] = [
     """,
     # 8: whether a story member is a follow-up (a restarted engine must know)
     STORY_FOLLOW,
+    # 9: retention (state.keep): when it last ran and what it removed; the indexes its
+    # batches walk (sent rows by age, stories by age)
+    """
+    CREATE TABLE retention (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        ran TEXT NOT NULL,
+        cutoff TEXT NOT NULL,
+        removed INTEGER NOT NULL,
+        seconds REAL NOT NULL
+    );
+    CREATE INDEX outbox_created ON outbox(created);
+    CREATE INDEX story_stories_seen ON story_stories(last_seen);
+    """,
 ]

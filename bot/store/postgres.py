@@ -25,6 +25,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from bot.errors import StoreError
 from bot.store.base import WRITER_LOCK, Conn, Fence, FencedError
+from bot.store.faults import WriteHealth
 from bot.store.migrations import MIGRATIONS, migration_sql
 
 MIGRATE_LOCK = 0x63687701
@@ -124,6 +125,8 @@ class PostgresStore:
         self.where = redact_url(url)
         self.pool = pool
         self.fence: Fence | None = None
+        # A full disk is the server's to report; nothing here feeds this (kept for /healthz).
+        self.faults = WriteHealth()
         self._local = threading.local()
         # Each thread has a connection of its own: nothing to wait for here (SQLite's lock
         # guards its one connection; Socket Mode uses it to answer within Slack's 3 s).
@@ -270,6 +273,18 @@ class PostgresStore:
     def read(self, sql: str, params: tuple[object, ...] = ()) -> list[Any]:
         with self.reading() as conn:
             return list(conn.execute(sql, params).fetchall())
+
+    @property
+    def in_memory(self) -> bool:
+        return False
+
+    def reclaim(self, pages: int) -> int:
+        """Nothing to do: PostgreSQL's autovacuum reuses the space of deleted rows."""
+        return 0
+
+    def size(self) -> int:
+        """Bytes the database takes on the server."""
+        return int(self.read("SELECT pg_database_size(current_database())")[0][0])
 
     def close(self) -> None:
         self.pool.close()

@@ -1,5 +1,8 @@
 """`SqliteStore`: the state in one SQLite file, in WAL mode, migrated on open, one connection
-behind a lock. The default backend: nothing to install, one process."""
+behind a lock. The default backend: nothing to install, one process.
+
+A write the file cannot take (SQLite's `database or disk is full`, an I/O error, a read-only
+file) raises `StateWriteError` and is kept in `faults` until a later write commits."""
 
 from __future__ import annotations
 
@@ -12,10 +15,47 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from bot.errors import StoreError
+from bot.errors import StateWriteError, StoreError
 from bot.store.base import Conn, Fence
+from bot.store.faults import WriteHealth
 from bot.store.migrations import MIGRATIONS, migration_sql
 from bot.store.readonly import open_file
+
+# Primary result codes of a write the disk could not take (the rest are our bugs or locks).
+WRITE_FAULTS = frozenset({sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_READONLY})
+
+
+class FaultConnection(sqlite3.Connection):
+    """A connection whose disk-level write errors are `StateWriteError`s, reported to
+    `faults` as they happen: the poller and the sender treat a StoreError as "the database,
+    not this feed or row", and a caught error must still count as a failed write."""
+
+    faults: WriteHealth
+
+    def _fault(self, exc: sqlite3.OperationalError) -> Exception:
+        if exc.sqlite_errorcode & 0xFF not in WRITE_FAULTS:
+            return exc
+        self.faults.failed(str(exc))
+        return StateWriteError(f"state file: {exc}")
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        try:
+            return super().execute(sql, parameters)
+        except sqlite3.OperationalError as exc:
+            raise self._fault(exc) from exc
+
+    def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:
+        try:
+            return super().executemany(sql, parameters)
+        except sqlite3.OperationalError as exc:
+            raise self._fault(exc) from exc
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        except sqlite3.OperationalError as exc:
+            raise self._fault(exc) from exc
+
 
 log = logging.getLogger("chipwatch.store")
 
@@ -31,6 +71,7 @@ class SqliteStore:
         self.path = self.where = path
         self.lock = threading.RLock()
         self.fence: Fence | None = None
+        self.faults = getattr(conn, "faults", None) or WriteHealth()
 
     @classmethod
     def open(cls, path: str | Path, *, memory_copy: bool = False) -> SqliteStore:
@@ -44,9 +85,14 @@ class SqliteStore:
                 if path != ":memory:" and Path(path).exists():
                     _copy_into(conn, Path(path))
             else:
+                fresh = path == ":memory:" or not Path(path).exists()
                 if path != ":memory:":
                     Path(path).parent.mkdir(parents=True, exist_ok=True)
-                conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
+                conn = sqlite3.connect(path, check_same_thread=False, timeout=30,
+                                       factory=FaultConnection)
+                conn.faults = WriteHealth()
+                if fresh:  # only before the first table: retention gives pages back
+                    conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
@@ -102,8 +148,10 @@ class SqliteStore:
 
     @contextmanager
     def tx(self) -> Iterator[Conn]:
-        """A write transaction: committed on success, rolled back on any exception."""
+        """A write transaction: committed on success, rolled back on any exception. A commit
+        that changed something ends a write fault seen before it began."""
         with self.lock:
+            generation, changes = self.faults.generation, self._conn.total_changes
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
@@ -111,12 +159,30 @@ class SqliteStore:
                 self._conn.rollback()
                 raise
             self._conn.commit()
+            if self._conn.total_changes != changes:
+                self.faults.committed(generation)
 
     @contextmanager
     def reading(self) -> Iterator[Conn]:
         """The connection, for reads, while no other thread uses it."""
         with self.lock:
             yield self._conn
+
+    def reclaim(self, pages: int) -> int:
+        """Give up to `pages` free pages back to the file system (incremental auto-vacuum,
+        on files created by this chipwatch; older files reuse their free pages instead);
+        the free pages left."""
+        with self.lock:
+            if self._conn.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
+                return 0
+            # A plain execute frees one page per step; a script runs it to the end.
+            self._conn.executescript(f"PRAGMA incremental_vacuum({int(pages)})")
+            return int(self._conn.execute("PRAGMA freelist_count").fetchone()[0])
+
+    def size(self) -> int:
+        """Bytes the state takes on disk: the file and its write-ahead log."""
+        return sum(Path(self.path + suffix).stat().st_size for suffix in ("", "-wal")
+                   if Path(self.path + suffix).exists()) if self.path != ":memory:" else 0
 
     def read(self, sql: str, params: tuple[object, ...] = ()) -> list[Any]:
         with self.lock:
