@@ -32,7 +32,8 @@ def test_run_serves_buttons_and_commands(tmp_path: Path, feed_server: FeedServer
                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True)
         try:
-            assert socket.wait_connections(1, timeout=30)
+            # Start-up imports slack_sdk and takes the lead first: slow on a busy machine.
+            assert socket.wait_connections(1, timeout=90)
             assert wait_for(lambda: len(fake_slack.state.top_level("#chip-alerts")) == 1)
             parent = fake_slack.state.top_level("#chip-alerts")[0]
             cid = fake_slack.state.channel_id("#chip-alerts")
@@ -51,5 +52,6 @@ def test_run_serves_buttons_and_commands(tmp_path: Path, feed_server: FeedServer
         finally:
             proc.send_signal(signal.SIGTERM)
             _out, err = proc.communicate(timeout=30)
+            print(err[-4000:])  # shown by pytest when the test fails
     assert proc.returncode == 0, err
     assert "slack_socket_mode started" in err and APP_TOKEN not in err
