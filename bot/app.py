@@ -108,9 +108,11 @@ class App:
         self.poller.on_alert = self.wake.set
         self.poller.stop = self.stop
         self.heartbeat = Heartbeat(settings.heartbeat_path, self.clock,
-                                   lambda: self.sender.halted)
-        # `health` and `status` read the file: a halt (or resume) shows there at once.
+                                   lambda: self.sender.halted, self._write_fault)
+        # `health` and `status` read the file: a halt (or resume), a full disk (or space
+        # again) shows there at once.
         self.sender.on_state = self.heartbeat.refresh
+        self.db.faults.listeners.append(self.heartbeat.refresh)
         self.escalator = Escalator(self.db, self.live, self.clock, self.web)
         self.interactions: Interactions | None = None
         if self.app_token and self.web is not None:
@@ -124,6 +126,10 @@ class App:
     def config(self) -> Config:
         """The running config."""
         return self.live.current
+
+    def _write_fault(self) -> dict[str, object] | None:
+        fault = self.db.faults.current
+        return fault.as_dict() if fault else None
 
     @classmethod
     def build(cls, config: Config, *, dry_run: bool = False,
@@ -152,10 +158,12 @@ class App:
                    stories, web=web, app_token=app_token, stop=stop, leader=leader)
 
     @classmethod
-    def for_backtest(cls, config: Config, clock: Clock, notifier: Notifier) -> App:
-        """A bot on an in-memory store that posts to `notifier` (a recorder) and fetches
-        nothing: a backtest hands it the archive's items."""
-        db = SqliteStore.open(":memory:")
+    def for_backtest(cls, config: Config, clock: Clock, notifier: Notifier,
+                     db: Store | None = None) -> App:
+        """A bot on an in-memory store (or `db`, a state file being written) that posts to
+        `notifier` (a recorder) and fetches nothing: a backtest hands it the archive's
+        items."""
+        db = db or SqliteStore.open(":memory:")
         stories = make_stories(config.settings.dedup, db)
         config = replace(config, settings=replace(
             config.settings, slack=replace(config.settings.slack, per_channel_interval=0.0)))

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.clock import FakeClock
+from bot.commands import backtest_state
 from bot.commands.common import EXIT_FAIL, EXIT_OK, add_command, load
 
 if TYPE_CHECKING:  # the command's machinery loads when it runs, not with every command
@@ -36,6 +37,7 @@ def register(sub: Any) -> None:
     p.add_argument("--first-only", action="store_true",
                    help="with --json: each item once, at its first parent or reply (what "
                         "score_alerts.py counts)")
+    backtest_state.add_option(p)
     p.set_defaults(func=backtest)
 
 
@@ -100,7 +102,12 @@ def backtest(args: argparse.Namespace) -> int:
             logging.getLogger(name).setLevel(level)
     clock = FakeClock(datetime(2000, 1, 1, tzinfo=UTC))
     recorder = Recorder()
-    app = App.for_backtest(config, clock, recorder)
+    try:
+        state = backtest_state.open_state(args)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_FAIL
+    app = App.for_backtest(config, clock, recorder, state)
     progress = Progress()
     bar = Bar(progress)
     seen = 0
@@ -124,8 +131,10 @@ def backtest(args: argparse.Namespace) -> int:
     if args.start or args.end:
         items = _window(items, args.start, args.end)
     items = counted(items)
+    run = Backtest(app, recorder, clock)
+    run.keep = backtest_state.keep_for(config)
     try:
-        for message in Backtest(app, recorder, clock).run(items):
+        for message in run.run(items):
             if args.json:
                 _print_json(message, printed, args.first_only)
             sent.append(message)
@@ -137,6 +146,9 @@ def backtest(args: argparse.Namespace) -> int:
     seconds = time.monotonic() - started
     if not args.json:
         print(render(sent, seen, progress.bad, seconds))
+    if state is not None:
+        print(backtest_state.sizes_line(run.sizes, run.keep, args.state),
+              file=sys.stderr if args.json else sys.stdout)
     else:
         log.info("backtest_done items=%d messages=%d seconds=%.1f", seen, len(sent), seconds)
     return EXIT_OK

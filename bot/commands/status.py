@@ -18,6 +18,7 @@ from typing import Any
 
 from bot import digest
 from bot.clock import SYSTEM_CLOCK, Clock
+from bot.commands import status_state
 from bot.commands.common import EXIT_FAIL, EXIT_OK, add_command, load
 from bot.config import Config
 from bot.dedup.settings import DedupSettings
@@ -128,7 +129,8 @@ def gather(config: Config, now: datetime, url: str | None = None) -> dict[str, A
                 "digests": _digests(conn, config, now, names),
                 "stories": story_store.counts(conn, window) if "story_stories" in names
                 else {"open": 0, "total": 0},
-                "ha": _replicas(conn, config.settings.failover) if url is not None else None}
+                "ha": _replicas(conn, config.settings.failover) if url is not None else None,
+                "state_facts": status_state.facts(conn, names, config, url)}
 
 
 def _shown_status(f: dict[str, Any]) -> str:
@@ -179,6 +181,7 @@ def render(data: dict[str, Any], now: datetime) -> str:
                      + ("" if d["configured"] else " (no longer a digest route)"))
     st = data["stories"]
     lines.append(f"stories: open={st['open']} total={st['total']}")
+    lines += status_state.lines(data, now, ago)
     ha = data.get("ha")
     if ha is not None:
         lines.append(f"leader: {ha['leader'] or '(none)'} term={ha['term']}")

@@ -28,6 +28,7 @@ from bot.feeds.response import Outcome
 from bot.models import FeedSpec, Item, Severity
 from bot.pipeline import CHURN_MIN_ITEMS, Fetched, Polled
 from bot.route import RouteMode
+from bot.runtime import retention
 from bot.runtime.parts import Parts
 from bot.slack.blocks import Message
 from bot.slack.notifier import LocalNotifier, Posted
@@ -100,6 +101,8 @@ class Backtest:
         self.specs: dict[str, FeedSpec] = {}
         self.shown: dict[str, deque[Item]] = {}
         self.pruned = clock.now()
+        self.keep = config.settings.keep  # retention of a real state file (--state)
+        self.sizes: dict[str, int] = {}  # its size after each month's last retention run
 
     def run(self, items: Iterable[Archived]) -> Iterator[Sent]:
         """Poll window by window; yields each message as the sender would post it."""
@@ -148,11 +151,21 @@ class Backtest:
         queued = sum(r.alerts for r in parts.poller.record(polls)) if polls else 0
         queued += digest.flush(parts.db, parts.live.current.routes, at)
         if at - self.pruned >= PRUNE_EVERY:
-            with parts.db.tx() as conn:
-                item_store.prune(conn, at - KEEP_ITEMS)
+            self._forget(at)
             self.pruned = at
         if queued:
             yield from self._drain(at)
+
+    def _forget(self, at: datetime) -> None:
+        """Keep the store bounded: in memory, recent items only; a real state file as `run`
+        keeps it (retention, daily on the archive's clock)."""
+        db = self.parts.db
+        if db.in_memory:
+            with db.tx() as conn:
+                item_store.prune(conn, at - KEEP_ITEMS)
+            return
+        retention.run(db, self.keep, at, self.clock)
+        self.sizes[at.strftime("%Y-%m")] = db.size()
 
     def _quiet_until(self, at: datetime) -> Iterator[Sent]:
         """Windows without items still close digest periods, as the running bot's digest

@@ -2,8 +2,12 @@
 and `chipwatch status`.
 
 The file is one JSON object, `{"at": ISO time of the last beat, "sending_halted": why
-nothing is sent, or null}`, replaced whole (write, then rename) so a reader never sees half
-of it. A file holding only an ISO time (written by an older chipwatch) still reads.
+nothing is sent, or null, "state_write_failed": {since, error, failures} while writes to the
+state fail, or null}`, replaced whole (write, then rename) so a reader never sees half of it.
+It is padded to a fixed size: on a full disk, where a new file cannot be written, the old
+one is overwritten in place (its blocks are already allocated), so a full disk beside the
+state still shows in the file. A file holding only an ISO time (written by an older
+chipwatch) still reads.
 """
 
 from __future__ import annotations
@@ -23,18 +27,22 @@ from bot.errors import redact
 
 log = logging.getLogger("chipwatch.runtime")
 EVERY = 30.0  # seconds between beats
+PADDED = 1024  # bytes: every body fits, so an in-place rewrite never needs a new block
 
 
 class Heartbeat:
     """Beats while the scheduler runs; a clean stop clears it, so `health` never calls a
-    stopped bot healthy. `halted` says why sending is halted (None: it is not); `refresh`
-    writes a change of that at once, without claiming a beat."""
+    stopped bot healthy. `halted` says why sending is halted (None: it is not), `fault`
+    why writes to the state fail (None: they do not); `refresh` writes a change of either at
+    once, without claiming a beat."""
 
     def __init__(self, path: Path, clock: Clock,
-                 halted: Callable[[], str | None] = lambda: None) -> None:
+                 halted: Callable[[], str | None] = lambda: None,
+                 fault: Callable[[], dict[str, object] | None] = lambda: None) -> None:
         self.path = path
         self.clock = clock
         self.halted = halted
+        self.fault = fault
         self.last = clock.monotonic()
         self._at: datetime | None = None  # the last beat's time, once it beat
         self._lock = threading.Lock()  # the scheduler beats, the sender refreshes
@@ -52,9 +60,10 @@ class Heartbeat:
     def _write(self, at: datetime) -> None:
         with self._lock:
             self._at = at
-            halted = self.halted()
+            halted, fault = self.halted(), self.fault()
             body = json.dumps({"at": at.isoformat(),
-                               "sending_halted": redact(halted) if halted else None})
+                               "sending_halted": redact(halted) if halted else None,
+                               "state_write_failed": fault}).ljust(PADDED)
             tmp = self.path.with_name(self.path.name + ".tmp")
             try:
                 # With state in PostgreSQL nothing else creates the state file's folder.
@@ -62,7 +71,28 @@ class Heartbeat:
                 tmp.write_text(body)
                 os.replace(tmp, self.path)
             except OSError as exc:
-                log.warning("heartbeat_failed path=%s error=%s", self.path, exc.strerror)
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+                if not self._overwrite(body.encode()):
+                    log.warning("heartbeat_failed path=%s error=%s", self.path,
+                                exc.strerror or exc)
+
+    def _overwrite(self, body: bytes) -> bool:
+        """Rewrite the file in place (a full disk: no room for a new one); False if there is
+        no file of the padded size to rewrite."""
+        try:
+            fd = os.open(self.path, os.O_WRONLY)
+        except OSError:
+            return False
+        try:
+            if os.fstat(fd).st_size < len(body):
+                return False
+            os.pwrite(fd, body, 0)
+            return True
+        except OSError:
+            return False
+        finally:
+            os.close(fd)
 
     def age(self) -> float:
         """Seconds since the last beat of this process."""
@@ -76,10 +106,12 @@ class Heartbeat:
 
 @dataclass(frozen=True)
 class Beat:
-    """What the file says: how long ago the bot beat, and why sending is halted (or None)."""
+    """What the file says: how long ago the bot beat, why sending is halted, and how
+    writes to the state fail (each None when all is well)."""
 
     age: timedelta
     sending_halted: str | None
+    state_write_failed: dict[str, object] | None = None
 
 
 def read_beat(path: Path, clock: Clock) -> Beat | None:
@@ -94,8 +126,9 @@ def read_beat(path: Path, clock: Clock) -> Beat | None:
         when = datetime.fromisoformat(data["at"])
     except (ValueError, KeyError, TypeError):
         return None
-    halted = data.get("sending_halted")
-    return Beat(clock.now() - when.astimezone(UTC), str(halted) if halted else None)
+    halted, fault = data.get("sending_halted"), data.get("state_write_failed")
+    return Beat(clock.now() - when.astimezone(UTC), str(halted) if halted else None,
+                fault if isinstance(fault, dict) else None)
 
 
 def halted_line(reason: str) -> str:
@@ -103,11 +136,18 @@ def halted_line(reason: str) -> str:
     return f"Slack refused the bot token ({reason}): set SLACK_BOT_TOKEN and restart"
 
 
+def fault_line(fault: dict[str, object]) -> str:
+    """How state writes fail, for an operator: since when, how often, the error, what to do."""
+    return (f"state writes failing since {fault.get('since')} ({fault.get('failures')} "
+            f"failed): {fault.get('error')}; free space where the state file lives")
+
+
 def sending_state(path: Path, clock: Clock) -> dict[str, object] | None:
     """What `status` shows of the running bot's sending, from its heartbeat file: the beat's
-    age and why sending is halted (None when it is not); None without a heartbeat."""
+    age, why sending is halted and how state writes fail (None when they do not); None
+    without a heartbeat."""
     beat = read_beat(path, clock)
     if beat is None:
         return None
     return {"heartbeat_age_seconds": round(beat.age.total_seconds(), 1),
-            "halted": beat.sending_halted}
+            "halted": beat.sending_halted, "state_write_failed": beat.state_write_failed}

@@ -53,7 +53,7 @@ class WriteHealth:
         with self._lock:
             self.generation += 1
             was = self._fault
-            self._fault = WriteFault(was.since if was else self.clock.now(), error,
+            self._fault = WriteFault(was.since if was else self.clock.now(), error[:300],
                                      (was.failures if was else 0) + 1)
         if was is None:
             log.error("state_write_failed error=%s", error)

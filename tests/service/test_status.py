@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,9 @@ def test_status_table_and_json_after_a_run(
     assert "outbox: pending=0 inflight=0 sent=3 dead=1" in table.stdout
     assert "dead #policy alert|" in table.stdout and "is_archived" in table.stdout
     assert "stories: open=2 total=2" in table.stdout
+    # The state itself: its size, oldest row, retention (run --once ran it).
+    assert re.search(r"\nsize: \d+\.\d MB, oldest row \S+ ago, keep 3650d; retention ran "
+                     r"\S+ ago \(removed 0\)\n", table.stdout), table.stdout
 
     out = run_cli("status", "--json", "--config", str(config))
     assert out.returncode == 0, out.stderr
