@@ -20,6 +20,8 @@ from tests.service.helpers import H200
 from tests.support.feed_server import FeedServer
 from tests.support.util import rss
 
+pytestmark = pytest.mark.slow  # subprocess runs as another user
+
 ENTITY = "US adds Chinese chip firms to the entity list"
 
 

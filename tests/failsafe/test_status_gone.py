@@ -11,6 +11,8 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
+
 from bot.app import App
 from bot.config import load_config
 from bot.store import lease
@@ -30,6 +32,7 @@ def _holder(pg: PostgresStore) -> str | None:
     return lead.holder if (lead.expires_in or 0) > 0 else None
 
 
+@pytest.mark.slow  # a replica process, killed
 def test_a_killed_leader_shows_as_gone_beside_the_new_one(
         tmp_path: Path, pg_url: str, feed_server: FeedServer) -> None:
     feeds = [{"name": "f", "url": feed_server.serve("/f.rss", rss([H200]))}]

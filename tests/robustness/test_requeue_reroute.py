@@ -8,10 +8,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.conftest import FEEDS, TEST_RULES, run_cli, slack_env, write_config
 from tests.support.fake_slack import FakeSlack, Fault
 from tests.support.feed_server import FeedServer
 from tests.support.util import rss
+
+pytestmark = pytest.mark.slow  # subprocess runs of `run --once` against loopback Slack and feeds
 
 WRONG, RIGHT = "#does-not-exist", "#chip-alerts"
 SECOND_REPORT = {"title": "China approves first imports of Nvidia H200 AI chips - Reuters",
