@@ -16,7 +16,7 @@ from typing import Any
 
 from bot.config import Config
 from bot.config.duration import format_duration
-from bot.config.settings import retention_keep
+from bot.config.settings import retention_keep, unmatched_keep
 from bot.store.base import Store
 from bot.store.sqlite import SqliteStore
 
@@ -27,9 +27,11 @@ def add_option(p: Any) -> None:
                         "(state.keep): its size is what a bot on these feeds would keep")
 
 
-def keep_for(config: Config) -> timedelta:
-    """`state.keep` as a backtest applies it: the archive's feeds, not the config's."""
-    return retention_keep(config.raw.model_copy(update={"feeds": []}))[0]
+def keep_for(config: Config) -> tuple[timedelta, timedelta]:
+    """`state.keep` and `state.keep_unmatched` as a backtest applies them: the archive's
+    feeds, not the config's."""
+    raw = config.raw.model_copy(update={"feeds": []})
+    return retention_keep(raw)[0], unmatched_keep(raw)
 
 
 def open_state(args: argparse.Namespace) -> Store | None:
@@ -43,9 +45,10 @@ def open_state(args: argparse.Namespace) -> Store | None:
     return SqliteStore.open(path)
 
 
-def sizes_line(sizes: dict[str, int], keep: timedelta, path: Path) -> str:
+def sizes_line(sizes: dict[str, int], keep: tuple[timedelta, timedelta], path: Path) -> str:
     """The state's size at the end of each month of the archive, and at the end."""
     mb = " ".join(f"{month} {size / 1e6:.1f}" for month, size in sizes.items())
     end = path.stat().st_size / 1e6 if path.exists() else 0.0
     return (f"state: {path} {end:.1f} MB after the archive (state.keep "
-            f"{format_duration(keep)}); MB at each month's end: {mb}")
+            f"{format_duration(keep[0])}, keep_unmatched {format_duration(keep[1])}); MB at "
+            f"each month's end: {mb}")

@@ -68,6 +68,12 @@ def compile_config(raw: ChipwatchConfig, path: Path, located: Located, *,
     if keep < floor:
         problems.append(located.problem(("state", "keep"), f"{format_duration(keep)} is "
                                         f"shorter than {why} ({format_duration(floor)})"))
+    unmatched = raw.state.keep_unmatched
+    if unmatched is not None and not floor <= unmatched <= keep:
+        problems.append(located.problem(("state", "keep_unmatched"), (
+            f"{format_duration(unmatched)} is shorter than {why} ({format_duration(floor)})"
+            if unmatched < floor else
+            f"{format_duration(unmatched)} is longer than state.keep ({format_duration(keep)})")))
     errors = [p for p in problems if p.level == "error"]
     if errors:
         raise ConfigError(sorted(errors, key=lambda p: p.line or 0))

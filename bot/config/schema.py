@@ -139,6 +139,9 @@ class StateConfig(_Strict):
     # How long the state remembers (items, sent messages, closed stories); unset: 90 days,
     # or longer where dedup or a feed's max_age needs it (see compile.retention_keep).
     keep: Duration | None = Field(None, ge=timedelta(days=1))
+    # Items no rule fired on (most of them) only serve exact dedup, replay and feed health:
+    # kept this long (unset: 30 days, within keep), each feed's newest 31 for ever.
+    keep_unmatched: Duration | None = Field(None, ge=timedelta(days=1))
 
 
 class HaConfig(_Strict):

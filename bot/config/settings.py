@@ -68,7 +68,8 @@ class Settings:
     failover: float  # seconds within which a standby replica takes over
     replica: str | None
     escalate: EscalateSettings | None = None
-    keep: timedelta = timedelta(days=90)  # state retention (see bot.retention)
+    keep: timedelta = timedelta(days=90)  # state retention (see bot.store.retention)
+    keep_unmatched: timedelta = timedelta(days=30)  # items no rule fired on
 
     @property
     def heartbeat_path(self) -> Path:
@@ -111,10 +112,12 @@ def compile_settings(raw: ChipwatchConfig, config_path: Path) -> Settings:
         replica=raw.ha.replica,
         escalate=_escalate(raw),
         keep=retention_keep(raw)[0],
+        keep_unmatched=unmatched_keep(raw),
     )
 
 
 DEFAULT_KEEP = timedelta(days=90)
+DEFAULT_KEEP_UNMATCHED = timedelta(days=30)
 
 
 def retention_keep(raw: ChipwatchConfig) -> tuple[timedelta, timedelta, str]:
@@ -129,6 +132,14 @@ def retention_keep(raw: ChipwatchConfig) -> tuple[timedelta, timedelta, str]:
     floor, why = max(floors, key=lambda pair: pair[0])
     keep = raw.state.keep if raw.state.keep is not None else max(DEFAULT_KEEP, floor)
     return keep, floor, why
+
+
+def unmatched_keep(raw: ChipwatchConfig) -> timedelta:
+    """`state.keep_unmatched`, unset: 30 days or the floor, never longer than `keep`."""
+    keep, floor, _ = retention_keep(raw)
+    if raw.state.keep_unmatched is not None:
+        return raw.state.keep_unmatched
+    return min(keep, max(DEFAULT_KEEP_UNMATCHED, floor))
 
 
 def mention_syntax(mention: str | None) -> str | None:

@@ -101,7 +101,8 @@ class Backtest:
         self.specs: dict[str, FeedSpec] = {}
         self.shown: dict[str, deque[Item]] = {}
         self.pruned = clock.now()
-        self.keep = config.settings.keep  # retention of a real state file (--state)
+        # Retention of a real state file (--state): state.keep, state.keep_unmatched.
+        self.keep = (config.settings.keep, config.settings.keep_unmatched)
         self.sizes: dict[str, int] = {}  # its size after each month's last retention run
 
     def run(self, items: Iterable[Archived]) -> Iterator[Sent]:
@@ -164,7 +165,7 @@ class Backtest:
             with db.tx() as conn:
                 item_store.prune(conn, at - KEEP_ITEMS)
             return
-        retention.run(db, self.keep, at, self.clock)
+        retention.run(db, *self.keep, at, self.clock)
         self.sizes[at.strftime("%Y-%m")] = db.size()
 
     def _quiet_until(self, at: datetime) -> Iterator[Sent]:

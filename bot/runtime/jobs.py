@@ -65,7 +65,7 @@ def build_scheduler(parts: Parts, poll: PollJob) -> BackgroundScheduler:
 
 def forget(parts: Parts) -> None:
     """Retention: forget what `state.keep` lets go (the lead lost mid-way: next time)."""
-    retention.run_logged(parts.db, parts.live.current.settings.keep, parts.clock, parts.stop)
+    retention.run_logged(parts.db, parts.live.current.settings, parts.clock, parts.stop)
 
 
 def add_feed_job(scheduler: BaseScheduler, poll: PollJob, feed: FeedSpec,

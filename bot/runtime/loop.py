@@ -48,7 +48,7 @@ def _run_once(parts: Parts) -> list[PollReport]:
         if parts.escalator.flush():  # parents just posted can now be linked
             count_drain(parts, parts.sender.drain(parts.stop, max_wait=SEND_WAIT_ONCE))
         if not parts.db.in_memory:  # cron runs forget too; a dry run's copy is dropped
-            retention.run_logged(parts.db, config.settings.keep, parts.clock, parts.stop)
+            retention.run_logged(parts.db, config.settings, parts.clock, parts.stop)
     finally:
         parts.leader.release()
     return reports

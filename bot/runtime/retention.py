@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.clock import Clock
+from bot.config.settings import Settings
 from bot.errors import StoreError
 from bot.store import retention as sql
 from bot.store.base import Store
@@ -38,11 +39,12 @@ class Report:
         return sum(self.removed.values())
 
 
-def run(db: Store, keep: timedelta, now: datetime, clock: Clock,
+def run(db: Store, keep: timedelta, unmatched: timedelta, now: datetime, clock: Clock,
         stop: threading.Event | None = None) -> Report:
-    """Remove what is older than `keep` at `now`, batch by batch, then give the space back;
-    record the run in the state."""
+    """Remove what is older than `keep` at `now` (items no rule fired on: `unmatched`),
+    batch by batch, then give the space back; record the run in the state."""
     report = Report(now - keep)
+    cuts = sql.Cuts(now - keep, now - min(unmatched, keep))
     started = clock.monotonic()
 
     def stopping() -> bool:
@@ -53,7 +55,7 @@ def run(db: Store, keep: timedelta, now: datetime, clock: Clock,
         report.removed[name] = 0
         while not stopping():
             with db.tx() as conn:
-                taken = step(conn, report.cutoff, sql.BATCH)
+                taken = step(conn, cuts, sql.BATCH)
             report.removed[name] += taken
             if taken < sql.BATCH:
                 break
@@ -74,12 +76,13 @@ def run(db: Store, keep: timedelta, now: datetime, clock: Clock,
     return report
 
 
-def run_logged(db: Store, keep: timedelta, clock: Clock,
+def run_logged(db: Store, settings: Settings, clock: Clock,
                stop: threading.Event | None = None) -> Report | None:
-    """`run` as a duty: a failure (the database, the lead lost) is logged, not raised;
-    the next run picks up where this one stopped."""
+    """`run` as a duty, with the config's `state.keep` and `state.keep_unmatched`: a failure
+    (the database, the lead lost) is logged, not raised; the next run picks up where this
+    one stopped."""
     try:
-        return run(db, keep, clock.now(), clock, stop)
+        return run(db, settings.keep, settings.keep_unmatched, clock.now(), clock, stop)
     except StoreError as exc:
         log.warning("retention_failed error=%s", exc)
         return None

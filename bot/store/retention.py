@@ -2,7 +2,10 @@
 in use.
 
 Each `remove_*` takes the ids of one batch and deletes them, in the caller's transaction, and
-returns how many it took (fewer than `limit`: nothing more to take). A story is *live* while
+returns how many it took (fewer than `limit`: nothing more to take). Items no rule fired on
+(`nomatch`, most of what feeds carry) go at the shorter `unmatched` cut-off, except each
+feed's newest `FEED_HISTORY` (its cadence, for feed health; a feed document's items, so
+none turns new again while it is served). A story is *live* while
 it was seen within the cut-off (or was merged into one that was); what a live story needs
 stays: its members and index entries, its items, its parent alerts (through `threads`), its
 mutes and escalations. Rows not yet sent (pending, in flight, dead letters), alerts waiting
@@ -14,12 +17,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from bot.store.base import Conn
 from bot.store.stories import _ts
 
 BATCH = 500
+FEED_HISTORY = 31  # newest items of each feed kept whatever their age (health.HISTORY + 1)
+
+
+class Cuts(NamedTuple):
+    """The cut-offs: `keep` for everything, `unmatched` for items no rule fired on."""
+
+    keep: datetime
+    unmatched: datetime
 
 # Stories still live at the cut-off: seen since, or merged into one seen since. (? = cut)
 _LIVE = ("SELECT id FROM story_stories WHERE last_seen >= ? UNION SELECT id FROM "
@@ -36,10 +47,11 @@ def _delete(conn: Conn, table: str, key: str, ids: Sequence[Any]) -> None:
         conn.execute(f"DELETE FROM {table} WHERE {key} IN ({marks})", tuple(ids))
 
 
-def remove_stories(conn: Conn, cut: datetime, limit: int = BATCH) -> int:
-    """Stories not seen since `cut` (and not merged into a live one, and with no escalation
-    waiting to be posted): with their members, index entries, threads, mutes, escalations."""
-    ts = _ts(cut)
+def remove_stories(conn: Conn, cuts: Cuts, limit: int = BATCH) -> int:
+    """Stories not seen since the cut-off (and not merged into a live one, and with no
+    escalation waiting to be posted): with their members, index entries, threads, mutes,
+    escalations."""
+    ts = _ts(cuts.keep)
     ids = _ids(conn, "SELECT id FROM story_stories WHERE last_seen < ? AND (merged_into IS "
                "NULL OR merged_into NOT IN (SELECT id FROM story_stories WHERE last_seen >= ?)) "
                "AND id NOT IN (SELECT story_id FROM escalations WHERE state = 'pending') "
@@ -50,9 +62,10 @@ def remove_stories(conn: Conn, cut: datetime, limit: int = BATCH) -> int:
     return len(ids)
 
 
-def remove_sent(conn: Conn, cut: datetime, limit: int = BATCH) -> int:
-    """Outbox rows sent and created before `cut`, except those of live stories and the
+def remove_sent(conn: Conn, cuts: Cuts, limit: int = BATCH) -> int:
+    """Outbox rows sent and created before the cut-off, except those of live stories and the
     parent alerts live stories thread under; then threads whose parent row is gone."""
+    cut = cuts.keep
     live = (_ts(cut),) * 2
     ids = _ids(conn, f"SELECT id FROM outbox WHERE created < ? AND state = 'sent' AND "
                f"(story_id IS NULL OR story_id NOT IN ({_LIVE})) AND id NOT IN (SELECT "
@@ -64,9 +77,10 @@ def remove_sent(conn: Conn, cut: datetime, limit: int = BATCH) -> int:
     return len(ids)
 
 
-def remove_items(conn: Conn, cut: datetime, limit: int = BATCH) -> int:
-    """Items first seen before `cut`, except those of live stories, of rows not yet sent and
-    of alerts waiting for a digest."""
+def remove_items(conn: Conn, cuts: Cuts, limit: int = BATCH) -> int:
+    """Items first seen before the cut-off, except those of live stories, of rows not yet
+    sent and of alerts waiting for a digest."""
+    cut = cuts.keep
     live = (_ts(cut),) * 2
     ids = _ids(conn, f"SELECT id FROM items WHERE fetched < ? AND (story_id IS NULL OR "
                f"story_id NOT IN ({_LIVE})) AND id NOT IN (SELECT item_id FROM outbox WHERE "
@@ -77,18 +91,36 @@ def remove_items(conn: Conn, cut: datetime, limit: int = BATCH) -> int:
     return len(ids)
 
 
-def remove_digested(conn: Conn, cut: datetime, limit: int = BATCH) -> int:
-    """Digest entries from before `cut` whose digest message was sent."""
+def remove_unmatched(conn: Conn, cuts: Cuts, limit: int = BATCH) -> int:
+    """Items no rule fired on, first seen before the `unmatched` cut-off, feed by feed,
+    except each feed's newest FEED_HISTORY."""
+    taken: list[Any] = []
+    feeds = _ids(conn, "SELECT DISTINCT feed FROM items", ())
+    for feed in feeds:
+        if len(taken) >= limit:
+            break
+        taken += _ids(conn, "SELECT id FROM items WHERE feed = ? AND fetched < ? AND status = "
+                      "'nomatch' AND id NOT IN (SELECT id FROM items WHERE feed = ? ORDER BY "
+                      "fetched DESC LIMIT ?) LIMIT ?",
+                      (feed, cuts.unmatched.isoformat(), feed, FEED_HISTORY,
+                       limit - len(taken)))
+    _delete(conn, "items", "id", taken)
+    return len(taken)
+
+
+def remove_digested(conn: Conn, cuts: Cuts, limit: int = BATCH) -> int:
+    """Digest entries from before the cut-off whose digest message was sent."""
     ids = _ids(conn, "SELECT id FROM digest_entries WHERE created < ? AND digest_key IS NOT "
                "NULL AND digest_key NOT IN (SELECT key FROM outbox WHERE state != 'sent') "
-               "LIMIT ?", (cut.isoformat(), limit))
+               "LIMIT ?", (cuts.keep.isoformat(), limit))
     _delete(conn, "digest_entries", "id", ids)
     return len(ids)
 
 
-def remove_actions(conn: Conn, cut: datetime, limit: int = BATCH) -> int:
-    """Slack actions received before `cut` (a redelivery comes within minutes), except those
-    a mute or a Not-relevant mark still names; rule mutes that ended before `cut`."""
+def remove_actions(conn: Conn, cuts: Cuts, limit: int = BATCH) -> int:
+    """Slack actions received before the cut-off (a redelivery comes within minutes), except
+    those a mute or a Not-relevant mark still names; rule mutes that ended before it."""
+    cut = cuts.keep
     conn.execute("DELETE FROM rule_mutes WHERE until < ?", (cut.isoformat(),))
     ids = _ids(conn, "SELECT id FROM slack_actions WHERE received < ? AND id NOT IN (SELECT "
                "action_id FROM story_mutes) AND id NOT IN (SELECT action_id FROM rule_mutes) "
@@ -99,7 +131,8 @@ def remove_actions(conn: Conn, cut: datetime, limit: int = BATCH) -> int:
 
 
 STEPS = (("stories", remove_stories), ("outbox", remove_sent), ("items", remove_items),
-         ("digests", remove_digested), ("actions", remove_actions))
+         ("unmatched", remove_unmatched), ("digests", remove_digested),
+         ("actions", remove_actions))
 """In this order: a story goes first, so its rows are no longer held by it."""
 
 
