@@ -54,11 +54,13 @@ class RuleHit:
 
 @dataclass(frozen=True)
 class Match:
-    """What the rules said about an item: which fired, the union of tags, the top severity."""
+    """What the rules said about an item: which fired, the union of tags, the top severity;
+    and, once the relevance stage has run, the model's score (None: not scored)."""
 
     hits: tuple[RuleHit, ...]
     tags: frozenset[str]
     severity: Severity
+    relevance: float | None = None
 
     @property
     def rule_ids(self) -> tuple[str, ...]:

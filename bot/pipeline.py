@@ -1,7 +1,7 @@
 """One poll of one feed as a pipeline of small stages.
 
-    (poller: fetch ─▶ parse) ─▶ fresh ─▶ match ─▶ story ─▶ route ─▶ record ─▶ (sender)
-                                 └─ screen ─┘   └────────── act ──────────┘
+    (poller: fetch ─▶ parse) ─▶ fresh ─▶ match ─▶ judge ─▶ story ─▶ route ─▶ record ─▶ (sender)
+                                 └───── screen ──────┘   └────────── act ──────────┘
 
 Every stage has the same signature, `(ctx, list) -> list`, and the run stops at the first
 empty list. Stages are pure but for `fresh` (reads), `story` and `record`, which read and
@@ -28,6 +28,7 @@ from bot.feeds.parsepool import Parsed
 from bot.feeds.response import Outcome, next_delay
 from bot.marks import apply_marks
 from bot.models import FeedSpec, Item, Match
+from bot.relevance.judge import Fate
 from bot.route import Route, RouteMode, route
 from bot.rules.engine import match
 from bot.slack.blocks import alert_message, reply_message, with_sources
@@ -82,6 +83,8 @@ class Status(StrEnum):
     CHURN = "churn"  # recorded without alerts: the feed re-issued all its ids at once
     UNROUTED = "unrouted"  # a rule fired, no route took it
     UNTHREADED = "unthreaded"  # a follow-up with no story to follow: recorded, not posted
+    IRRELEVANT = "irrelevant"  # a rule fired, the relevance model scored it below threshold
+    REVIEW = "review"  # below threshold, posted to the review channel only
     ALERT = "alert"
 
 
@@ -134,6 +137,29 @@ def match_rules(ctx: RunContext, cands: list[Candidate]) -> list[Candidate]:
             continue
         out.append(c._replace(match=m,
                            status=Status.OLD if c.item.published < oldest else Status.ALERT))
+    return out
+
+
+def judge_relevance(ctx: RunContext, cands: list[Candidate]) -> list[Candidate]:
+    """The learned second opinion on each alert: its score goes on the match; below the
+    threshold it is dropped (recorded with its score) or sent for review; a follow-up is
+    tagged so that it joins a thread and never opens one."""
+    judge = ctx.config.relevance
+    if judge is None:
+        return cands
+    out = []
+    for c in cands:
+        if c.status is Status.ALERT and c.match is not None:
+            m, fate = judge.decide(c.item, c.match)
+            if fate is Fate.ALERT:
+                c = c._replace(match=m)
+            elif fate is Fate.DROP:
+                c = c._replace(match=m, status=Status.IRRELEVANT)
+            else:
+                assert judge.review_channel is not None
+                c = c._replace(match=m, status=Status.REVIEW, story_id=f"review:{c.item.id}",
+                               routes=(Route(judge.review_channel),))
+        out.append(c)
     return out
 
 
@@ -215,7 +241,7 @@ def escalate_stories(ctx: RunContext, cands: list[Candidate]) -> list[Candidate]
 
 # Screening reads the store and writes nothing. Acting writes for alerting items only, but
 # for `record`'s one insert of every new item.
-SCREEN_STAGES: Sequence[Stage] = (fresh, match_rules)
+SCREEN_STAGES: Sequence[Stage] = (fresh, match_rules, judge_relevance)
 ACT_STAGES: Sequence[Stage] = (assign_stories, route_alerts, record, escalate_stories)
 
 
@@ -228,7 +254,7 @@ def alerting(cands: Sequence[Candidate]) -> bool:
     """Whether any candidate alerts. Only then do stories, routes and escalation have work;
     otherwise acting is one statement (the insert of the items), which SQLite and PostgreSQL
     apply whole or not at all, so the poll needs no savepoint of its own."""
-    return any(c.status is Status.ALERT for c in cands)
+    return any(c.status is Status.ALERT or c.status is Status.REVIEW for c in cands)
 
 
 def run_stages(ctx: RunContext, things: list[Any], stages: Sequence[Stage]) -> list[Any]:

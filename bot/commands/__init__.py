@@ -4,4 +4,4 @@ To add a command: write `bot/commands/<name>.py` with `register`, and list it in
 """
 
 COMMANDS = ["run", "check", "explain", "replay", "backtest", "health", "cluster", "status",
-            "outbox", "feedback", "state"]
+            "outbox", "feedback", "state", "learn"]

@@ -17,6 +17,8 @@ from bot.config.schema import ChipwatchConfig, RuleConfig
 from bot.config.settings import Settings, compile_settings, retention_keep
 from bot.errors import ConfigError, Problem
 from bot.models import FeedSpec, Severity
+from bot.relevance.judge import Judge, load_judge
+from bot.relevance.model import ModelError
 from bot.route import Route, RouteMode
 from bot.rules.engine import CompiledRule, compile_rule, expand
 from bot.rules.terms import compile_term
@@ -42,6 +44,8 @@ class Config:
     # Rule `examples` that did not hold: errors for check, run and reload (see validate).
     example_failures: tuple[Problem, ...] = ()
     located: Located | None = field(default=None, compare=False, repr=False)
+    # The relevance model after the rules (None: the rules alone decide).
+    relevance: Judge | None = field(default=None, compare=False, repr=False)
 
 
 def load_config(path: Path | str, *, lint: bool = True) -> Config:
@@ -64,6 +68,7 @@ def compile_config(raw: ChipwatchConfig, path: Path, located: Located, *,
     feeds = _feeds(raw, path, located, problems)
     rules = _rules(raw, located, problems)
     routes = _routes(raw, located, problems, strict_routes)
+    judge = _relevance(raw, path, located, problems)
     keep, floor, why = retention_keep(raw)
     if keep < floor:
         problems.append(located.problem(("state", "keep"), f"{format_duration(keep)} is "
@@ -82,7 +87,22 @@ def compile_config(raw: ChipwatchConfig, path: Path, located: Located, *,
     warnings = tuple(p for p in problems if p.level != "error")
     examples = tuple(run_examples(rules, located)) if lint else ()
     return Config(path, raw, feeds, tuple(rules), routes, compile_settings(raw, path), warnings,
-                  examples, located)
+                  examples, located, judge)
+
+
+def _relevance(raw: ChipwatchConfig, path: Path, at: Located,
+               out: list[Problem]) -> Judge | None:
+    """Load the relevance model the config names; a file that cannot be used is an error at
+    `relevance.model`."""
+    r = raw.relevance
+    if r is None:
+        return None
+    exempt = frozenset(rule.id for rule in raw.rules if not rule.relevance)
+    try:
+        return load_judge(r.model, path.parent, r.threshold, r.below, r.review_channel, exempt)
+    except ModelError as exc:
+        out.append(at.problem(("relevance", "model"), str(exc)))
+        return None
 
 
 def feed_url(url: str, base: Path) -> str:

@@ -13,6 +13,7 @@ from pydantic import (
     ConfigDict,
     Field,
     field_validator,
+    model_validator,
 )
 
 from bot.config.duration import parse_duration
@@ -73,6 +74,9 @@ class RuleConfig(_Strict):
     none: list[str] = []
     examples: Examples = Examples()
     mute_until: datetime | None = None
+    # false: the relevance model does not judge this rule's alerts (a topic it was not
+    # trained on); an alert that another judged rule also fired on is still judged.
+    relevance: bool = True
 
 
 class RouteConfig(_Strict):
@@ -209,6 +213,24 @@ class FeedHealthConfig(_Strict):
     min_history: int = Field(5, ge=2)
 
 
+class RelevanceConfig(_Strict):
+    """The learned second opinion after the rules: `model` is `bundled` (the model shipped
+    with chipwatch) or a path (from `chipwatch learn`; relative to the config file's folder).
+    Alerts scoring below `threshold` (default: the model's own) are dropped, or with
+    `below: review` posted to `review_channel` only, never as parents in team channels."""
+
+    model: str = Field("bundled", min_length=1)
+    threshold: float | None = Field(None, ge=0, le=1)
+    below: Literal["drop", "review"] = "drop"
+    review_channel: str | None = Field(None, min_length=1)
+
+    @model_validator(mode="after")
+    def _review_needs_channel(self) -> RelevanceConfig:
+        if self.below == "review" and not self.review_channel:
+            raise ValueError("below: review needs a review_channel")
+        return self
+
+
 class ChipwatchConfig(_Strict):
     """The whole config file."""
 
@@ -226,3 +248,4 @@ class ChipwatchConfig(_Strict):
     feed_health: FeedHealthConfig = FeedHealthConfig()
     ops_channel: str | None = None
     escalate: EscalateConfig | None = None
+    relevance: RelevanceConfig | None = None  # absent: no model, the rules alone decide

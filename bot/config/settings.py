@@ -15,6 +15,7 @@ from bot.config.schema import ChipwatchConfig, FeedHealthConfig
 from bot.dedup.settings import DedupSettings
 from bot.feeds.fetch import FetchLimits
 from bot.models import Severity
+from bot.relevance.judge import FOLLOW_TAG
 
 
 @dataclass(frozen=True)
@@ -86,13 +87,15 @@ def compile_settings(raw: ChipwatchConfig, config_path: Path) -> Settings:
     if f.user_agent is not None:
         limits = replace(limits, user_agent=f.user_agent)
     d = raw.dedup
+    # The relevance model marks the follow-ups it reads with this tag: they join a thread.
+    follow_tags = frozenset(d.follow_tags) | ({FOLLOW_TAG} if raw.relevance else set())
     dedup = replace(DedupSettings(), window=d.window, join_threshold=d.join_threshold,
                     merge_threshold=d.merge_threshold, near_duplicate=d.near_duplicate,
-                    follow_tags=frozenset(d.follow_tags), follow_window=d.follow_window,
+                    follow_tags=follow_tags, follow_window=d.follow_window,
                     follow_threshold=d.follow_threshold, founding=d.founding,
                     lifespan=d.lifespan, fresh_span=d.fresh_span,
                     fresh_threshold=d.fresh_threshold,
-                    follow_joins_only=bool(d.follow_tags)) if d.enabled else None
+                    follow_joins_only=bool(follow_tags)) if d.enabled else None
     return Settings(
         state_path=(config_path.parent / raw.state.path).resolve(),
         state_url=raw.state.url,

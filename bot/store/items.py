@@ -85,8 +85,8 @@ def _seen_titles(conn: Conn, pairs: Sequence[tuple[str, str]],
 
 _INSERT = """
     INSERT INTO items (id, feed, link_norm, title_norm, title, link, summary,
-        source, published, fetched, story_id, rules, tags, severity, status)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+        source, published, fetched, story_id, rules, tags, severity, status, relevance)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
     """
 
 Seen = tuple[Item, Match | None, str, str | None]
@@ -99,7 +99,8 @@ def _row(item: Item, match: Match | None, status: str, story_id: str | None) -> 
             item.published.isoformat(), iso(item.fetched), story_id,
             json.dumps(match.rule_ids) if match else None,
             json.dumps(sorted(match.tags)) if match else None,
-            int(match.severity) if match else None, status)
+            int(match.severity) if match else None, status,
+            match.relevance if match else None)
 
 
 def insert(conn: Conn, item: Item, match: Match | None, status: str,

@@ -203,4 +203,6 @@ MIGRATIONS: list[str] = [
     CREATE INDEX outbox_created ON outbox(created);
     CREATE INDEX story_stories_seen ON story_stories(last_seen);
     """,
+    # 10: the relevance model's score of an item a rule fired on (null: not scored)
+    "ALTER TABLE items ADD COLUMN relevance REAL;",
 ]

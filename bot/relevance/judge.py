@@ -1,0 +1,95 @@
+"""The relevance stage's logic: a compiled judge that scores what the rules fired on.
+
+Pure but for the model's lazy load: given an item and its match it returns the match with
+the score set (and the `follow-up` tag added when the model reads a follow-up), and what
+should become of the alert.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from bot.models import Item, Match
+from bot.relevance.features import WordLlamaEmbedder
+from bot.relevance.model import BUNDLED, Kind, RelevanceModel, Verdict, load_model
+
+FOLLOW_TAG = "follow-up"
+# One embedder for every model a process loads: a reload re-reads the small model file, not
+# the embedding weights.
+EMBEDDER = WordLlamaEmbedder()
+_LOAD = threading.Lock()
+
+
+class Below(StrEnum):
+    """What becomes of an alert scoring below the threshold."""
+
+    DROP = "drop"
+    REVIEW = "review"
+
+
+class Fate(StrEnum):
+    """The stage's decision for one alert."""
+
+    ALERT = "alert"  # on to stories and routes (a follow-up joins a thread, never opens one)
+    DROP = "drop"  # recorded with its score, not posted
+    REVIEW = "review"  # posted to the review channel only
+
+
+@dataclass(frozen=True)
+class Judge:
+    """A loaded model with the config's threshold, what to do below it, and the rules it
+    does not judge."""
+
+    model: RelevanceModel
+    threshold: float
+    below: Below
+    review_channel: str | None
+    exempt: frozenset[str]
+    source: str  # "bundled" or the model file's path, for operator tools
+
+    def applies(self, match: Match) -> bool:
+        """Whether this alert is judged: not when every rule that fired opted out."""
+        return not all(r in self.exempt for r in match.rule_ids)
+
+    def verdict(self, item: Item) -> Verdict:
+        """The model's verdict on one item."""
+        return self.model.judge(item.title, item.summary, self.threshold)
+
+    def decide(self, item: Item, match: Match) -> tuple[Match, Fate]:
+        """The match with its score (and follow-up tag), and the alert's fate."""
+        if not self.applies(match):
+            return match, Fate.ALERT
+        v = self.verdict(item)
+        tags = match.tags | {FOLLOW_TAG} if v.kind is Kind.FOLLOW_UP else match.tags
+        scored = replace(match, tags=tags, relevance=v.score)
+        if v.kind is not Kind.NEITHER:
+            return scored, Fate.ALERT
+        return scored, Fate.REVIEW if self.below is Below.REVIEW else Fate.DROP
+
+
+@lru_cache(maxsize=8)
+def _cached(path: Path, mtime_ns: int) -> RelevanceModel:
+    return load_model(path, EMBEDDER)
+
+
+def model_file(spec: str, base: Path) -> Path:
+    """`bundled` or a path relative to the config file's folder."""
+    return BUNDLED if spec == "bundled" else (base / spec).resolve()
+
+
+def load_judge(spec: str, base: Path, threshold: float | None, below: str,
+               review_channel: str | None, exempt: frozenset[str]) -> Judge:
+    """Load (or reuse) the model file and compile the judge; raises ModelError."""
+    path = model_file(spec, base)
+    with _LOAD:
+        try:
+            stamp = path.stat().st_mtime_ns
+        except OSError:
+            stamp = -1  # load_model names the missing file
+        model = _cached(path, stamp)
+    return Judge(model, model.threshold if threshold is None else threshold, Below(below),
+                 review_channel, exempt, spec if spec == "bundled" else str(path))

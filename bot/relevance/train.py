@@ -1,0 +1,99 @@
+"""Training and scoring of the relevance model: L2-regularised logistic regression fitted by
+Newton's method (deterministic: the same data give the same weights, bit for bit on one
+machine and to the file's six digits across machines)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from bot.relevance.data import Labelled
+from bot.relevance.features import Embedder, Vector, featurize
+from bot.relevance.model import RelevanceModel
+
+# Chosen on stream-dev (a model trained on its first half, scored on its second) and checked
+# on stream-val with a model trained on stream-dev alone: see README, "Relevance".
+PENALTY = 1.0
+THRESHOLD = 0.3
+FOLLOW_BELOW = 0.4
+NEWTON_STEPS = 25
+
+
+def fit_logistic(x: Vector, y: Vector, weight: Vector, penalty: float) -> Vector:
+    """Weights minimising weighted log-loss + penalty/2·|w|² (the intercept, last column,
+    unpenalised)."""
+    d = x.shape[1]
+    w = np.zeros(d)
+    ridge = np.full(d, penalty)
+    ridge[-1] = 1e-6
+    for _ in range(NEWTON_STEPS):
+        p = 1.0 / (1.0 + np.exp(-np.clip(x @ w, -40, 40)))
+        grad = x.T @ (weight * (p - y)) + ridge * w
+        hess = (x * (weight * p * (1 - p))[:, None]).T @ x + np.diag(ridge)
+        step = np.linalg.solve(hess, grad)
+        w -= step
+        if float(np.max(np.abs(step))) < 1e-9:
+            break
+    return w
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What `learn` may vary: the penalty and the two thresholds."""
+
+    penalty: float = PENALTY
+    threshold: float = THRESHOLD
+    follow_below: float = FOLLOW_BELOW
+
+
+def train(data: Sequence[Labelled], embedder: Embedder, recipe: Recipe = Recipe(),
+          card: dict[str, Any] | None = None) -> RelevanceModel:
+    """Fit both heads on `data`: relevance on everything, development on the relevant."""
+    x = featurize(embedder, [d.title for d in data], [d.summary for d in data])
+    weight = np.array([d.weight for d in data])
+    relevant = np.array([d.label != "neg" for d in data])
+    rel = fit_logistic(x, relevant.astype(float), weight, recipe.penalty)
+    is_dev = np.array([d.label == "dev" for d in data], dtype=float)
+    dev = fit_logistic(x[relevant], is_dev[relevant], weight[relevant], recipe.penalty)
+    return RelevanceModel(rel, dev, recipe.threshold, recipe.follow_below, card or {},
+                          embedder)
+
+
+def auc(scores: Vector, truth: Vector) -> float:
+    """Area under the ROC curve (ties broken by order; 0.5 when one class is absent)."""
+    pos = int(truth.sum())
+    neg = len(truth) - pos
+    if not pos or not neg:
+        return 0.5
+    ranks = np.empty(len(scores))
+    ranks[np.argsort(scores, kind="stable")] = np.arange(1, len(scores) + 1)
+    return float((ranks[truth == 1].sum() - pos * (pos + 1) / 2) / (pos * neg))
+
+
+def figures(model: RelevanceModel, data: Sequence[Labelled]) -> dict[str, Any]:
+    """How `model` scores labelled `data`: AUC, what the threshold keeps and drops, the
+    developments that keep at least one report, and how well it tells a development from a
+    follow-up."""
+    rel, dev = model.probabilities([d.title for d in data], [d.summary for d in data])
+    truth = np.array([d.label != "neg" for d in data], dtype=float)
+    kept = rel >= model.threshold
+    developments = {d.development for d in data if d.label == "dev" and d.development}
+    still = {d.development for d, k in zip(data, kept, strict=True)
+             if k and d.label != "neg" and d.development}
+    rel_idx = truth == 1
+    is_dev = np.array([d.label == "dev" for d in data])
+    told = (dev >= model.follow_below) == is_dev
+    return {
+        "items": len(data),
+        "relevant": int(truth.sum()),
+        "auc": round(auc(rel, truth), 3),
+        "kept_relevant": round(float(kept[rel_idx].mean()) if rel_idx.any() else 0.0, 3),
+        "kept_negatives": int((kept & ~rel_idx).sum()),
+        "negatives": int((~rel_idx).sum()),
+        "developments_kept": f"{len(still & developments)}/{len(developments)}",
+        "dev_vs_follow_accuracy": round(float(told[rel_idx].mean()) if rel_idx.any() else 0.0,
+                                        3),
+    }
