@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from bot.config.duration import format_duration
 from bot.config.load import Located, read_config
 from bot.config.schema import ChipwatchConfig, RuleConfig
-from bot.config.settings import Settings, compile_settings, retention_keep
+from bot.config.settings import Settings, compile_settings, retention_keep, unmatched_floor
 from bot.errors import ConfigError, Problem
 from bot.models import FeedSpec, Severity
 from bot.relevance.judge import Judge, load_judge
@@ -74,10 +74,11 @@ def compile_config(raw: ChipwatchConfig, path: Path, located: Located, *,
         problems.append(located.problem(("state", "keep"), f"{format_duration(keep)} is "
                                         f"shorter than {why} ({format_duration(floor)})"))
     unmatched = raw.state.keep_unmatched
-    if unmatched is not None and not floor <= unmatched <= keep:
+    low, why = unmatched_floor(raw)
+    if unmatched is not None and not low <= unmatched <= keep:
         problems.append(located.problem(("state", "keep_unmatched"), (
-            f"{format_duration(unmatched)} is shorter than {why} ({format_duration(floor)})"
-            if unmatched < floor else
+            f"{format_duration(unmatched)} is shorter than {why} ({format_duration(low)})"
+            if unmatched < low else
             f"{format_duration(unmatched)} is longer than state.keep ({format_duration(keep)})")))
     errors = [p for p in problems if p.level == "error"]
     if errors:

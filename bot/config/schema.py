@@ -144,7 +144,7 @@ class StateConfig(_Strict):
     # or longer where dedup or a feed's max_age needs it (see compile.retention_keep).
     keep: Duration | None = Field(None, ge=timedelta(days=1))
     # Items no rule fired on (most of them) only serve exact dedup, replay and feed health:
-    # kept this long (unset: 30 days, within keep), each feed's newest 31 for ever.
+    # kept this long (unset: 14 days, within keep), each feed's newest 31 for ever.
     keep_unmatched: Duration | None = Field(None, ge=timedelta(days=1))
 
 

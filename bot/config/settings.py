@@ -70,7 +70,7 @@ class Settings:
     replica: str | None
     escalate: EscalateSettings | None = None
     keep: timedelta = timedelta(days=90)  # state retention (see bot.store.retention)
-    keep_unmatched: timedelta = timedelta(days=30)  # items no rule fired on
+    keep_unmatched: timedelta = timedelta(days=14)  # items no rule fired on
 
     @property
     def heartbeat_path(self) -> Path:
@@ -120,7 +120,9 @@ def compile_settings(raw: ChipwatchConfig, config_path: Path) -> Settings:
 
 
 DEFAULT_KEEP = timedelta(days=90)
-DEFAULT_KEEP_UNMATCHED = timedelta(days=30)
+DEFAULT_KEEP_UNMATCHED = timedelta(days=14)  # as a backtest's in-memory store keeps items
+# Exact dedup by (feed, title) looks back this far (bot.store.items.SAME_TITLE_SPAN).
+SAME_TITLE_SPAN = timedelta(days=7)
 
 
 def retention_keep(raw: ChipwatchConfig) -> tuple[timedelta, timedelta, str]:
@@ -137,12 +139,21 @@ def retention_keep(raw: ChipwatchConfig) -> tuple[timedelta, timedelta, str]:
     return keep, floor, why
 
 
+def unmatched_floor(raw: ChipwatchConfig) -> tuple[timedelta, str]:
+    """How long an item no rule fired on must stay, and why: while a feed may still serve it
+    within its max_age (gone sooner, it could be matched again by a changed rule and alert)
+    and while exact dedup by title looks back. Stories never hold such items."""
+    floors = [(SAME_TITLE_SPAN, "exact dedup by title (7d)"),
+              (raw.defaults.max_age, "defaults.max_age")]
+    floors += [(f.max_age, f"feed {f.name!r} max_age") for f in raw.feeds if f.max_age]
+    return max(floors, key=lambda pair: pair[0])
+
+
 def unmatched_keep(raw: ChipwatchConfig) -> timedelta:
-    """`state.keep_unmatched`, unset: 30 days or the floor, never longer than `keep`."""
-    keep, floor, _ = retention_keep(raw)
+    """`state.keep_unmatched`, unset: 14 days or its floor, never longer than `keep`."""
     if raw.state.keep_unmatched is not None:
         return raw.state.keep_unmatched
-    return min(keep, max(DEFAULT_KEEP_UNMATCHED, floor))
+    return min(retention_keep(raw)[0], max(DEFAULT_KEEP_UNMATCHED, unmatched_floor(raw)[0]))
 
 
 def mention_syntax(mention: str | None) -> str | None:
