@@ -143,7 +143,7 @@ def unmatched_floor(raw: ChipwatchConfig) -> tuple[timedelta, str]:
     """How long an item no rule fired on must stay, and why: while a feed may still serve it
     within its max_age (gone sooner, it could be matched again by a changed rule and alert)
     and while exact dedup by title looks back. Stories never hold such items."""
-    floors = [(SAME_TITLE_SPAN, "exact dedup by title (7d)"),
+    floors = [(SAME_TITLE_SPAN, "exact dedup by title"),
               (raw.defaults.max_age, "defaults.max_age")]
     floors += [(f.max_age, f"feed {f.name!r} max_age") for f in raw.feeds if f.max_age]
     return max(floors, key=lambda pair: pair[0])
