@@ -20,6 +20,7 @@ from bot.commands.common import EXIT_FAIL, EXIT_OK, add_command, load
 if TYPE_CHECKING:  # the command's machinery loads when it runs, not with every command
     from bot.archive import Archived, Progress
     from bot.runtime.backtest import Sent
+    from bot.scoring import Labels
 
 log = logging.getLogger("chipwatch")
 
@@ -37,6 +38,12 @@ def register(sub: Any) -> None:
     p.add_argument("--first-only", action="store_true",
                    help="with --json: each item once, at its first parent or reply (what "
                         "score_alerts.py counts)")
+    p.add_argument("--labels", type=Path, metavar="LABELS.tsv",
+                   help="score the alerts against labelled developments (id, label, "
+                        "development id, note): recall, buried, extra and false parents")
+    p.add_argument("--score-json", type=Path, metavar="FILE",
+                   help="with --labels: write the scores as one JSON object to FILE "
+                        "('-': stdout, after the report; with --json, to stderr)")
     backtest_state.add_option(p)
     p.set_defaults(func=backtest)
 
@@ -94,6 +101,10 @@ def backtest(args: argparse.Namespace) -> int:
     if not args.archive.exists():
         print(f"no archive at {args.archive}", file=sys.stderr)
         return EXIT_FAIL
+    labels = _labels(args)
+    if isinstance(labels, str):
+        print(labels, file=sys.stderr)
+        return EXIT_FAIL
     quiet = {"chipwatch": logging.WARNING, "chipwatch.health": logging.ERROR}
     if logging.getLogger().level == logging.INFO:
         # One line per poll of every archived feed would drown the report, and an archive's
@@ -146,6 +157,8 @@ def backtest(args: argparse.Namespace) -> int:
     seconds = time.monotonic() - started
     if not args.json:
         print(render(sent, seen, progress.bad, seconds))
+    if labels is not None:
+        _print_score(args, labels, sent)
     if state is not None:
         print(backtest_state.sizes_line(run.sizes, run.keep, args.state),
               file=sys.stderr if args.json else sys.stdout)
@@ -155,8 +168,55 @@ def backtest(args: argparse.Namespace) -> int:
 
 
 def _print_json(message: Sent, printed: set[str], first_only: bool) -> None:
-    if first_only:
-        if message.kind not in ("parent", "reply") or message.item in printed:
-            return
-        printed.add(message.item or "")
+    if first_only and not _first(message, printed):
+        return
     print(json.dumps(message.as_json()))
+
+
+def _first(message: Sent, printed: set[str]) -> bool:
+    """Whether `message` is its item's first parent or reply (and remember the item)."""
+    if message.kind not in ("parent", "reply") or message.item in printed:
+        return False
+    printed.add(message.item or "")
+    return True
+
+
+def _labels(args: argparse.Namespace) -> Labels | str | None:
+    """The --labels file read, None without the option, or why it cannot be used."""
+    from bot.scoring import read_labels
+
+    if args.score_json and not args.labels:
+        return "--score-json needs --labels"
+    if args.json and args.score_json and str(args.score_json) == "-":
+        return "--score-json - would mix the scores into --json's messages: name a file"
+    if args.labels is None:
+        return None
+    try:
+        labels = read_labels(args.labels)
+    except (OSError, UnicodeDecodeError) as exc:
+        return f"cannot read labels {args.labels}: {exc}"
+    if not labels.label:
+        return f"no labels in {args.labels} (expected: id TAB label TAB development id)"
+    return labels
+
+
+def _print_score(args: argparse.Namespace, labels: Labels, sent: list[Sent]) -> None:
+    """The scores of the alerts as `--first-only` lists them: text after the report (not
+    with --json: its stdout is the messages), JSON where --score-json says."""
+    from bot.scoring import Alert, render, score
+
+    printed: set[str] = set()
+    alerts = [Alert(m.item or "", m.story or "", m.title, m.relevance)
+              for m in sent if _first(m, printed)]
+    result = score(labels, alerts)
+    if not args.json:
+        print(f"\nscores against {args.labels} ({len(labels.label):,} labelled items; "
+              "each item once, at its first alert):")
+        print("\n".join("  " + line for line in render(result)))
+    if args.score_json is None:
+        return
+    text = json.dumps(result.as_json(), ensure_ascii=False)
+    if str(args.score_json) == "-":
+        print(text)
+    else:
+        args.score_json.write_text(text + "\n", encoding="utf-8")

@@ -57,12 +57,19 @@ class Sent:
     rules: tuple[str, ...]
     tags: tuple[str, ...]
     severity: str
+    relevance: float | None = None  # the relevance model's score, where the item has one
+    link: str = ""
+    source: str = ""
 
     def as_json(self) -> dict[str, Any]:
-        return {"id": self.item, "story": self.story, "kind": self.kind,
-                "channel": self.channel, "title": self.title, "rules": list(self.rules),
-                "tags": list(self.tags), "severity": self.severity,
-                "time": self.at.isoformat(timespec="seconds")}
+        """The message as `backtest --json` prints it (`relevance` only where scored)."""
+        out: dict[str, Any] = {
+            "id": self.item, "story": self.story, "kind": self.kind, "channel": self.channel,
+            "title": self.title, "rules": list(self.rules), "tags": list(self.tags),
+            "severity": self.severity, "time": self.at.isoformat(timespec="seconds")}
+        if self.relevance is not None:
+            out["relevance"] = round(self.relevance, 4)
+        return out
 
 
 class Recorder(LocalNotifier):
@@ -199,4 +206,12 @@ class Backtest:
             yield Sent(at, kind, row["channel"] or channel, key, row["story_id"],
                        row["item_id"], row["title"] or "",
                        tuple(json.loads(row["rules"] or "[]")),
-                       tuple(json.loads(row["tags"] or "[]")), severity)
+                       tuple(json.loads(row["tags"] or "[]")), severity,
+                       _column(row, "relevance"), _column(row, "link") or "",
+                       _column(row, "source") or "")
+
+
+def _column(row: Any, name: str) -> Any:
+    """A column the row may lack (a store that does not select it yet): None then."""
+    # `in row` would search a sqlite3.Row's values, not its column names.
+    return row[name] if name in row.keys() else None  # noqa: SIM118
