@@ -7,20 +7,17 @@ import argparse
 import json
 import logging
 import sys
-import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.clock import FakeClock
 from bot.commands import backtest_state
 from bot.commands.common import EXIT_FAIL, EXIT_OK, add_command, load
 
 if TYPE_CHECKING:  # the command's machinery loads when it runs, not with every command
-    from bot.archive import Archived, Progress
+    from bot.commands.backtest_run import Outcome
     from bot.runtime.backtest import Sent
-    from bot.scoring import Labels
+    from bot.scoring import Labels, Score
 
 log = logging.getLogger("chipwatch")
 
@@ -29,8 +26,9 @@ def register(sub: Any) -> None:
     p = add_command(sub, "backtest", "replay an archive of feed items (JSON lines, .gz or "
                                      "not) through rules, stories and routes; never posts")
     p.add_argument("archive", type=Path, help="JSON lines: id, title, summary, link, "
-                                              "published, feed")
-    p.add_argument("--rules", type=Path, help="a candidate rules file (as for replay)")
+                                              "published, feed (or source)")
+    p.add_argument("--rules", type=Path, help="a candidate rules file (as for replay); the "
+                                              "report compares it with the current rules")
     p.add_argument("--from", dest="start", type=_when, help="first day (ISO date or time)")
     p.add_argument("--to", dest="end", type=_when, help="last day, inclusive")
     p.add_argument("--json", action="store_true",
@@ -43,7 +41,9 @@ def register(sub: Any) -> None:
                         "development id, note): recall, buried, extra and false parents")
     p.add_argument("--score-json", type=Path, metavar="FILE",
                    help="with --labels: write the scores as one JSON object to FILE "
-                        "('-': stdout, after the report; with --json, to stderr)")
+                        "('-': stdout, not with --json)")
+    p.add_argument("--html", type=Path, metavar="REPORT.html",
+                   help="also write a self-contained HTML report (opens offline)")
     backtest_state.add_option(p)
     p.set_defaults(func=backtest)
 
@@ -57,120 +57,116 @@ def _when(text: str) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def _window(items: Iterator[Archived], start: datetime | None,
-            end: datetime | None) -> Iterator[Archived]:
-    for item in items:
-        if start is not None and item.published < start:
-            continue
-        if end is not None and item.published.date() > end.date():
-            return  # an archive is in publication order
-        yield item
-
-
-class Bar:
-    """A progress bar on stderr when it is a terminal; nothing otherwise."""
-
-    def __init__(self, progress: Progress) -> None:
-        self.progress, self.on = progress, sys.stderr.isatty()
-        self.next = 0.0
-
-    def tick(self) -> None:
-        now = time.monotonic()
-        if not self.on or now < self.next:
-            return
-        self.next = now + 0.25
-        share = self.progress.done / (self.progress.total or 1)
-        sys.stderr.write(f"\r[{'#' * int(share * 30):<30}] {share:4.0%}")
-        sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.on:
-            sys.stderr.write("\r" + " " * 40 + "\r")
+def _refused(args: argparse.Namespace) -> str | None:
+    """Why these options cannot run together, or None."""
+    if not args.archive.exists():
+        return f"no archive at {args.archive}"
+    if args.first_only and not args.json:
+        return "--first-only shapes --json's output: add --json (the text report and " \
+               "--labels already count each item once)"
+    if args.start and args.end and args.start.date() > args.end.date():
+        return f"--from {args.start:%Y-%m-%d} is after --to {args.end:%Y-%m-%d}: no day left"
+    if args.score_json and not args.labels:
+        return "--score-json needs --labels"
+    if args.json and args.score_json and str(args.score_json) == "-":
+        return "--score-json - would mix the scores into --json's messages: name a file"
+    return None
 
 
 def backtest(args: argparse.Namespace) -> int:
-    from bot.app import App
-    from bot.archive import Progress, read_archive
-    from bot.commands.backtest_report import render
+    from bot.commands.backtest_run import replay
     from bot.commands.replay import load_candidate
-    from bot.runtime.backtest import Backtest, Recorder
 
-    config = load(args, lint=False)
-    if args.rules:
-        config = load_candidate(config, args.rules)
-    if not args.archive.exists():
-        print(f"no archive at {args.archive}", file=sys.stderr)
+    current = load(args, lint=False)
+    config = load_candidate(current, args.rules) if args.rules else current
+    refused = _refused(args)
+    labels = None if refused else _labels(args)
+    if refused or isinstance(labels, str):
+        print(refused or labels, file=sys.stderr)
         return EXIT_FAIL
-    labels = _labels(args)
-    if isinstance(labels, str):
-        print(labels, file=sys.stderr)
-        return EXIT_FAIL
-    quiet = {"chipwatch": logging.WARNING, "chipwatch.health": logging.ERROR}
-    if logging.getLogger().level == logging.INFO:
-        # One line per poll of every archived feed would drown the report, and an archive's
-        # feeds go quiet overnight: their health notices are noise here.
-        for name, level in quiet.items():
-            logging.getLogger(name).setLevel(level)
-    clock = FakeClock(datetime(2000, 1, 1, tzinfo=UTC))
-    recorder = Recorder()
     try:
         state = backtest_state.open_state(args)
     except ValueError as exc:
         print(exc, file=sys.stderr)
         return EXIT_FAIL
-    app = App.for_backtest(config, clock, recorder, state)
-    progress = Progress()
-    bar = Bar(progress)
-    seen = 0
-
-    def counted(items: Iterator[Archived]) -> Iterator[Archived]:
-        nonlocal seen
-        for seen, item in enumerate(items, start=1):
-            if seen == 1:
-                clock.advance(item.published - clock.now())
-            elif seen % 2000 == 0:
-                bar.tick()
-            yield item
-
-    def bad(line: int, reason: str) -> None:
-        log.warning("archive_bad_line file=%s line=%d error=%s", args.archive, line, reason)
-
-    started = time.monotonic()
-    sent: list[Sent] = []
     printed: set[str] = set()
-    items = read_archive(args.archive, progress, bad)
-    if args.start or args.end:
-        items = _window(items, args.start, args.end)
-    items = counted(items)
-    run = Backtest(app, recorder, clock)
-    run.keep = backtest_state.keep_for(config)
-    try:
-        for message in run.run(items):
-            if args.json:
-                _print_json(message, printed, args.first_only)
-            sent.append(message)
-    finally:
-        bar.close()
-        app.close()
-        for name in quiet:
-            logging.getLogger(name).setLevel(logging.NOTSET)
-    seconds = time.monotonic() - started
-    if not args.json:
-        print(render(sent, seen, progress.bad, seconds))
-    if labels is not None:
-        _print_score(args, labels, sent)
+
+    def emit(message: Sent) -> None:
+        if not args.first_only or _first(message, printed):
+            print(json.dumps(message.as_json()))
+
+    keep = labels.development.keys() if labels else ()
+    out = replay(config, args.archive, args.start, args.end, state, keep,
+                 emit if args.json else None)
+    if out.seen == 0:
+        print(_nothing_read(args, out.bad), file=sys.stderr)
+        return EXIT_FAIL
+    base = None
+    if args.rules and (args.html or not args.json):
+        # The comparison: the same archive through the current rules.
+        base = replay(current, args.archive, args.start, args.end)
+    score = _score(labels, out.sent) if labels else None
+    _report(args, out, base, score, len(labels.label) if labels else 0)
+    if args.html:
+        _write_html(args, out, base, labels, score, config)
     if state is not None:
-        print(backtest_state.sizes_line(run.sizes, run.keep, args.state),
+        print(backtest_state.sizes_line(out.sizes, out.keep or backtest_state.keep_for(config),
+                                        args.state),
               file=sys.stderr if args.json else sys.stdout)
     else:
-        log.info("backtest_done items=%d messages=%d seconds=%.1f", seen, len(sent), seconds)
+        log.info("backtest_done items=%d messages=%d seconds=%.1f", out.seen, len(out.sent),
+                 out.seconds)
     return EXIT_OK
 
 
-def _print_json(message: Sent, printed: set[str], first_only: bool) -> None:
-    if first_only and not _first(message, printed):
-        return
-    print(json.dumps(message.as_json()))
+def _nothing_read(args: argparse.Namespace, bad: int) -> str:
+    if args.start or args.end:
+        span = f"{args.start:%Y-%m-%d}" if args.start else "the start"
+        span += f" to {args.end:%Y-%m-%d}" if args.end else " on"
+        return (f"no items in {args.archive} from {span}"
+                + (f" ({bad} bad lines skipped)" if bad else "") + ": nothing to backtest")
+    if bad:
+        return f"every line of {args.archive} was bad ({bad} skipped): nothing to backtest"
+    return f"{args.archive} holds no items: nothing to backtest"
+
+
+def _report(args: argparse.Namespace, out: Outcome, base: Outcome | None,
+            score: Score | None, labelled: int) -> None:
+    """The text report (not with --json), then the scores where asked."""
+    from bot.commands.backtest_compare import compare, render_comparison
+    from bot.commands.backtest_report import render
+    from bot.scoring import render as render_score
+
+    if not args.json:
+        print(render(out.sent, out.seen, out.bad, out.seconds,
+                     [t for t in (out.first, out.last) if t is not None]))
+        if base is not None:
+            print("\n" + "\n".join(render_comparison(compare(base.sent, out.sent))))
+    if score is not None and not args.json:
+        print(f"\nscores against {args.labels} ({labelled:,} labelled items; each item "
+              "once, at its first alert):")
+        print("\n".join("  " + line for line in render_score(score)))
+    if score is not None and args.score_json is not None:
+        text = json.dumps(score.as_json(), ensure_ascii=False)
+        if str(args.score_json) == "-":
+            print(text)
+        else:
+            args.score_json.write_text(text + "\n", encoding="utf-8")
+
+
+def _write_html(args: argparse.Namespace, out: Outcome, base: Outcome | None,
+                labels: Labels | None, score: Score | None, config: Any) -> None:
+    import time
+
+    from bot.commands.backtest_html import Report, write
+
+    started = time.monotonic()
+    report = Report(out=out, base=base, labels=labels, score=score, config=config,
+                    archive=str(args.archive), candidate=str(args.rules or ""))
+    size = write(args.html, report)
+    print(f"html report: {args.html} ({size / 1024:,.0f} KiB in "
+          f"{time.monotonic() - started:.1f} s)",
+          file=sys.stderr if args.json else sys.stdout)
 
 
 def _first(message: Sent, printed: set[str]) -> bool:
@@ -181,14 +177,16 @@ def _first(message: Sent, printed: set[str]) -> bool:
     return True
 
 
+def first_alerts(sent: list[Sent]) -> list[Sent]:
+    """Each alerted item once, at its first parent or reply (what `--first-only` prints)."""
+    printed: set[str] = set()
+    return [m for m in sent if _first(m, printed)]
+
+
 def _labels(args: argparse.Namespace) -> Labels | str | None:
     """The --labels file read, None without the option, or why it cannot be used."""
     from bot.scoring import read_labels
 
-    if args.score_json and not args.labels:
-        return "--score-json needs --labels"
-    if args.json and args.score_json and str(args.score_json) == "-":
-        return "--score-json - would mix the scores into --json's messages: name a file"
     if args.labels is None:
         return None
     try:
@@ -200,23 +198,8 @@ def _labels(args: argparse.Namespace) -> Labels | str | None:
     return labels
 
 
-def _print_score(args: argparse.Namespace, labels: Labels, sent: list[Sent]) -> None:
-    """The scores of the alerts as `--first-only` lists them: text after the report (not
-    with --json: its stdout is the messages), JSON where --score-json says."""
-    from bot.scoring import Alert, render, score
+def _score(labels: Labels, sent: list[Sent]) -> Score:
+    from bot.scoring import Alert, score
 
-    printed: set[str] = set()
-    alerts = [Alert(m.item or "", m.story or "", m.title, m.relevance)
-              for m in sent if _first(m, printed)]
-    result = score(labels, alerts)
-    if not args.json:
-        print(f"\nscores against {args.labels} ({len(labels.label):,} labelled items; "
-              "each item once, at its first alert):")
-        print("\n".join("  " + line for line in render(result)))
-    if args.score_json is None:
-        return
-    text = json.dumps(result.as_json(), ensure_ascii=False)
-    if str(args.score_json) == "-":
-        print(text)
-    else:
-        args.score_json.write_text(text + "\n", encoding="utf-8")
+    return score(labels, [Alert(m.item or "", m.story or "", m.title, m.relevance)
+                          for m in first_alerts(sent)])

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 
 from bot.runtime.backtest import Sent
 
@@ -17,8 +18,29 @@ def _table(rows: Sequence[tuple[str, ...]]) -> list[str]:
             for r in rows]
 
 
-def render(sent: Sequence[Sent], items: int, bad: int, seconds: float) -> str:
-    """Alerts per channel per week, parents vs replies, biggest stories, busiest rules."""
+def weeks_between(first: datetime, last: datetime) -> list[str]:
+    """Every ISO week from `first`'s through `last`'s, quiet ones included."""
+    out: list[str] = []
+    day = first
+    while day <= last + timedelta(days=7):
+        year, week, _ = day.isocalendar()
+        label = f"{year}-W{week:02d}"
+        inside = day.date() <= last.date() or label == _week(last)
+        if inside and (not out or out[-1] != label):
+            out.append(label)
+        day += timedelta(days=7)
+    return out
+
+
+def _week(when: datetime) -> str:
+    year, week, _ = when.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def render(sent: Sequence[Sent], items: int, bad: int, seconds: float,
+           span: Iterable[datetime] = ()) -> str:
+    """Alerts per channel per week (every week of `span`, the archive's first and last
+    times, quiet ones too), parents vs replies, biggest stories, busiest rules."""
     rate = items / seconds if seconds > 0 else 0.0
     lines = [f"backtest: {items:,} items in {seconds:.1f} s ({rate:,.0f} items/s)"
              + (f"; {bad} bad lines skipped" if bad else "")]
@@ -34,8 +56,10 @@ def render(sent: Sequence[Sent], items: int, bad: int, seconds: float) -> str:
             year, week, _ = s.at.isocalendar()
             weeks[f"{year}-W{week:02d}"][s.channel] += 1
     lines += ["", "alerts per channel per week (parents + replies + digests):"]
+    times = [*span, *(s.at for s in sent)]
+    every = sorted(set(weeks_between(min(times), max(times))) | set(weeks))
     lines += _table([("WEEK", *channels)] + [(w, *(str(weeks[w][c]) for c in channels))
-                                           for w in sorted(weeks)])
+                                           for w in every])
     stories: dict[str, list[Sent]] = defaultdict(list)
     for s in sent:
         if s.kind in ("parent", "reply") and s.story:
