@@ -2,8 +2,8 @@
 
 One object a line: `id, title, summary, link, published, feed` (the format of
 ../shared/data/stream-dev and of `chipwatch cluster`'s input; `source` is taken when
-present, else the feed's host). Lines are read one at a time, so memory does not grow with
-the archive's length.
+present, else the feed's host; an item with `source` and no `feed` is that source's feed).
+Lines are read one at a time, so memory does not grow with the archive's length.
 """
 
 from __future__ import annotations
@@ -53,10 +53,13 @@ def to_record(raw: Any) -> Archived:
     cleans it."""
     if not isinstance(raw, dict):
         raise BadLine("not a JSON object")
+    if "feed" not in raw and raw.get("source"):
+        # One archive format with `cluster`: an item may name its source instead of a feed.
+        raw = {**raw, "feed": raw["source"]}
     if not raw.keys() >= _REQUIRED:
         missing = [k for k in REQUIRED if k not in raw]
         raise BadLine(f"missing field(s) {', '.join(missing)}; an item needs "
-                      f"{', '.join(REQUIRED)} (summary and source are optional)")
+                      f"{', '.join(REQUIRED)} (or source for feed; summary is optional)")
     try:
         published = parse_utc(str(raw["published"]))
     except ValueError as exc:

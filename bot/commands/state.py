@@ -35,6 +35,9 @@ def register(sub: Any) -> None:
                     help="replace the state the target already holds (never while "
                          "replicas run on it)")
     cp.set_defaults(func=copy)
+    from bot.commands import state_archive
+
+    state_archive.add_verb(verbs)
 
 
 def copy(args: argparse.Namespace) -> int:

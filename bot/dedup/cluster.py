@@ -6,6 +6,7 @@ import json
 import sys
 from collections.abc import Iterable
 from typing import Any, TextIO
+from urllib.parse import urlsplit
 
 from bot.clock import parse_utc
 from bot.dedup.engine import StoryEngine
@@ -26,6 +27,9 @@ def parse_item(line: str) -> StoryInput:
         raise BadItem(f"not JSON ({exc.msg})") from exc
     if not isinstance(raw, dict):
         raise BadItem("not a JSON object")
+    if "source" not in raw and isinstance(raw.get("feed"), str):
+        # One archive format with `backtest`: an item may name its feed instead.
+        raw = {**raw, "source": urlsplit(raw["feed"]).hostname or raw["feed"]}
     missing = [k for k in _REQUIRED if k not in raw]
     if missing:
         raise BadItem(f"missing field(s): {', '.join(missing)}")
