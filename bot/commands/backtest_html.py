@@ -93,7 +93,7 @@ def _header(r: Report) -> str:
             + (f", {out.bad:,} bad lines skipped" if out.bad else "")
             + f"; {what}. Messages: {kinds['parent']} parents, {kinds['reply']} thread "
             f"replies, {kinds['update']} parent updates, {kinds['digest']} digests, "
-            f"{kinds['notice']} notices.</p>"
+            f"{kinds['escalation']} escalations, {kinds['notice']} notices.</p>"
             "<table><tr><th>channel</th><th>parents</th><th>replies</th><th>updates</th>"
             f"<th>digests</th></tr>{rows}</table>")
 

@@ -46,7 +46,8 @@ def render(sent: Sequence[Sent], items: int, bad: int, seconds: float,
              + (f"; {bad} bad lines skipped" if bad else "")]
     kinds = Counter(s.kind for s in sent)
     lines.append(f"messages: {len(sent)} — {kinds['parent']} parents, {kinds['reply']} thread "
-                 f"replies, {kinds['update']} parent updates, {kinds['digest']} digests")
+                 f"replies, {kinds['update']} parent updates, {kinds['digest']} digests"
+                 + (f", {kinds['escalation']} escalations" if kinds["escalation"] else ""))
     if not sent:
         return "\n".join(lines)
     channels = sorted({s.channel for s in sent})

@@ -41,6 +41,7 @@ PRUNE_EVERY = timedelta(days=1)
 KIND = {"alert": "parent", "reply": "reply", "update": "update", "digest": "digest",
         "notice": "notice"}
 _EPOCH = datetime(2000, 1, 3, tzinfo=UTC)
+ESCALATION_KEY = "escalate|"  # the outbox key of an escalation post (bot.escalate)
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class Sent:
     """One message the bot would have posted, in posting order."""
 
     at: datetime
-    kind: str  # parent | reply | update | digest | notice
+    kind: str  # parent | reply | update | digest | notice | escalation
     channel: str
     key: str
     story: str | None
@@ -191,6 +192,9 @@ class Backtest:
     def _drain(self, at: datetime) -> Iterator[Sent]:
         before = len(self.recorder.posts)
         self.parts.sender.drain(self.parts.stop, max_wait=0)
+        # An escalation post waits for its parent to be sent, as beside the running sender.
+        if self.parts.escalator.flush():
+            self.parts.sender.drain(self.parts.stop, max_wait=0)
         yield from self._describe(at, self.recorder.posts[before:])
 
     def _describe(self, at: datetime, posts: list[tuple[str, str]]) -> Iterator[Sent]:
@@ -202,6 +206,8 @@ class Backtest:
             if row is None:
                 continue
             kind = "update" if edit else KIND.get(row["kind"], row["kind"])
+            if key.startswith(ESCALATION_KEY) and not edit:
+                kind = "escalation"
             severity = "" if row["severity"] is None else Severity(row["severity"]).label
             yield Sent(at, kind, row["channel"] or channel, key, row["story_id"],
                        row["item_id"], row["title"] or "",

@@ -93,3 +93,20 @@ def test_export_archive_from_the_bots_own_state(tmp_path: Path,
                       "-o", str(tmp_path / "x.jsonl"))
     assert missing.returncode == 1 and "no state file" in missing.stderr
     assert not (tmp_path / "x.jsonl").exists()
+
+
+def test_escalation_posts_are_in_the_messages(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """Two outlets report the H200 story within 25 minutes: one escalation post, after its
+    parent, in escalate.channel."""
+    config = write_config(tmp_path, [], escalate={"sources": 2, "within": "2h",
+                                                  "channel": "#escalations"})
+    assert main(["backtest", "--config", str(config), "--json", str(ARCHIVE)]) == 0
+    sent = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    escalations = [m for m in sent if m["kind"] == "escalation"]
+    assert [m["channel"] for m in escalations] == ["#escalations"]
+    parent = next(i for i, m in enumerate(sent) if m["id"] == "a1" and m["kind"] == "parent")
+    assert sent.index(escalations[0]) > parent
+    assert escalations[0]["story"] == sent[parent]["story"]
+    assert main(["backtest", "--config", str(config), str(ARCHIVE)]) == 0
+    assert ", 1 escalations" in capsys.readouterr().out
