@@ -158,11 +158,11 @@ def due_now(conn: Conn, now: datetime) -> int:
 
 def with_item(conn: Conn, key: str) -> Any:
     """The row `key` with what its item said: kind, channel, story_id, item_id, and the
-    item's title, rules, tags, severity, link and source (None without an item); None if no
-    such row."""
+    item's title, rules, tags, severity, link, source and relevance score (None without an
+    item); None if no such row."""
     return conn.execute(
         """SELECT o.kind, o.channel, o.story_id, o.item_id, i.title, i.rules, i.tags,
-                  i.severity, i.link, i.source
+                  i.severity, i.link, i.source, i.relevance
            FROM outbox o LEFT JOIN items i ON i.id = o.item_id
            WHERE o.key = ?""", (key,)).fetchone()
 

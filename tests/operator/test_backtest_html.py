@@ -118,3 +118,22 @@ def test_report_renders_in_headless_chromium(tmp_path: Path,
         assert browser.errors() == []
     finally:
         browser.close()
+
+
+def test_relevance_is_shown_where_the_item_has_one() -> None:
+    from datetime import UTC, datetime
+
+    from bot.commands.backtest_html import Report, render
+    from bot.commands.backtest_run import Outcome
+    from bot.runtime.backtest import Sent
+
+    at = datetime(2026, 1, 28, 9, tzinfo=UTC)
+    scored = Sent(at, "parent", "#c", "k1", "s1", "i1", "Scored <b>", ("r",), ("t",), "high",
+                  0.8712, "https://n.example.com/1", "Wire")
+    plain = Sent(at, "parent", "#c", "k2", "s2", "i2", "Unscored", ("r",), (), "low",
+                 None, "ftp://n.example.com/2", "Wire")
+    assert scored.as_json()["relevance"] == 0.8712 and "relevance" not in plain.as_json()
+    page = render(Report(Outcome(sent=[scored, plain], seen=2, first=at, last=at), None,
+                         None, None, None, "a.jsonl"))
+    assert "relevance 0.87" in page and "Scored &lt;b&gt;" in page
+    assert 'href="ftp:' not in page and "Unscored" in page  # a non-http(s) link is text
