@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,21 @@ from tests.support.fake_slack import APP_TOKEN, TOKEN, FakeSlack
 from tests.support.fake_socket import FakeSocketMode, button, command
 from tests.support.feed_server import FeedServer
 from tests.support.util import rss, wait_for
+
+
+def _sent_parents(tmp_path: Path) -> int:
+    """Parent alerts the bot has recorded as sent, read from its state file beside it."""
+    try:
+        db = sqlite3.connect(f"file:{tmp_path / 'state' / 'chipwatch.db'}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return 0
+    try:
+        return int(db.execute("SELECT COUNT(*) FROM outbox WHERE kind = 'alert' AND "
+                              "state = 'sent'").fetchone()[0])
+    except sqlite3.Error:
+        return 0  # not created yet, or busy
+    finally:
+        db.close()
 
 
 @pytest.mark.slow
@@ -35,6 +51,9 @@ def test_run_serves_buttons_and_commands(tmp_path: Path, feed_server: FeedServer
             # Start-up imports slack_sdk and takes the lead first: slow on a busy machine.
             assert socket.wait_connections(1, timeout=90)
             assert wait_for(lambda: len(fake_slack.state.top_level("#chip-alerts")) == 1)
+            # Slack shows the post before the bot has recorded its ts (after Slack's answer):
+            # a press in between finds no alert. Wait for the bot's record, not the post.
+            assert wait_for(lambda: _sent_parents(tmp_path) >= 1)
             parent = fake_slack.state.top_level("#chip-alerts")[0]
             cid = fake_slack.state.channel_id("#chip-alerts")
             pressed = socket.send("interactive", button("UREADER1", cid, parent["ts"],
