@@ -17,7 +17,15 @@ from bot.relevance.data import DataError, Labelled, examples, feedback, stream
 from bot.relevance.features import EMBEDDER_NAME
 from bot.relevance.judge import EMBEDDER, FOLLOW_TAG
 from bot.relevance.model import to_json
-from bot.relevance.train import FOLLOW_BELOW, PENALTY, THRESHOLD, Recipe, figures, train
+from bot.relevance.train import (
+    FOLLOW_BELOW,
+    PENALTY,
+    SUMMARY_THRESHOLD,
+    THRESHOLD,
+    Recipe,
+    figures,
+    train,
+)
 
 
 def register(sub: Any) -> None:
@@ -35,7 +43,10 @@ def register(sub: Any) -> None:
                         "(default: all); the others are only scored")
     p.add_argument("--penalty", type=float, default=PENALTY, help="L2 penalty")
     p.add_argument("--threshold", type=float, default=THRESHOLD,
-                   help="relevance below which an alert is dropped")
+                   help="relevance below which an alert a rule fires on from the headline "
+                        "is dropped")
+    p.add_argument("--summary-threshold", type=float, default=SUMMARY_THRESHOLD,
+                   help="the same for an alert that rests on words of the summary")
     p.add_argument("--follow-below", type=float, default=FOLLOW_BELOW,
                    help="development probability below which a relevant item is a follow-up")
     p.add_argument("--out", "-o", required=True, help="model file to write (JSON)")
@@ -55,7 +66,7 @@ def _show(title: str, figs: dict[str, Any]) -> None:
 
 
 def learn(args: argparse.Namespace) -> int:
-    recipe = Recipe(args.penalty, args.threshold, args.follow_below)
+    recipe = Recipe(args.penalty, args.threshold, args.summary_threshold, args.follow_below)
     try:
         periods = _periods(args.stream)
         extra = [row for path in args.feedback for row in feedback(Path(path))]
@@ -89,6 +100,7 @@ def learn(args: argparse.Namespace) -> int:
         "data_until": max((r.published for r in data if r.published), default=""),
         "embedder": EMBEDDER_NAME,
         "recipe": {"penalty": recipe.penalty, "threshold": recipe.threshold,
+                   "summary_threshold": recipe.summary_threshold,
                    "follow_below": recipe.follow_below},
         "held_out": held_out,
         "in_sample": in_sample,

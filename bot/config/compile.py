@@ -68,7 +68,7 @@ def compile_config(raw: ChipwatchConfig, path: Path, located: Located, *,
     feeds = _feeds(raw, path, located, problems)
     rules = _rules(raw, located, problems)
     routes = _routes(raw, located, problems, strict_routes)
-    judge = _relevance(raw, path, located, problems)
+    judge = _relevance(raw, path, located, problems, tuple(rules))
     keep, floor, why = retention_keep(raw)
     if keep < floor:
         problems.append(located.problem(("state", "keep"), f"{format_duration(keep)} is "
@@ -91,8 +91,8 @@ def compile_config(raw: ChipwatchConfig, path: Path, located: Located, *,
                   examples, located, judge)
 
 
-def _relevance(raw: ChipwatchConfig, path: Path, at: Located,
-               out: list[Problem]) -> Judge | None:
+def _relevance(raw: ChipwatchConfig, path: Path, at: Located, out: list[Problem],
+               rules: tuple[CompiledRule, ...]) -> Judge | None:
     """Load the relevance model the config names; a file that cannot be used is an error at
     `relevance.model`."""
     r = raw.relevance
@@ -100,7 +100,8 @@ def _relevance(raw: ChipwatchConfig, path: Path, at: Located,
         return None
     exempt = frozenset(rule.id for rule in raw.rules if not rule.relevance)
     try:
-        return load_judge(r.model, path.parent, r.threshold, r.below, r.review_channel, exempt)
+        return load_judge(r.model, path.parent, (r.threshold, r.summary_threshold), r.below,
+                          r.review_channel, exempt, rules)
     except ModelError as exc:
         out.append(at.problem(("relevance", "model"), str(exc)))
         return None

@@ -216,11 +216,14 @@ class FeedHealthConfig(_Strict):
 class RelevanceConfig(_Strict):
     """The learned second opinion after the rules: `model` is `bundled` (the model shipped
     with chipwatch) or a path (from `chipwatch learn`; relative to the config file's folder).
-    Alerts scoring below `threshold` (default: the model's own) are dropped, or with
-    `below: review` posted to `review_channel` only, never as parents in team channels."""
+    Alerts scoring below the bar are dropped, or with `below: review` posted to
+    `review_channel` only, never as parents in team channels. The bar is `threshold` when a
+    rule of medium severity or more fires on the headline alone, else `summary_threshold`
+    (defaults: the model's own)."""
 
     model: str = Field("bundled", min_length=1)
     threshold: float | None = Field(None, ge=0, le=1)
+    summary_threshold: float | None = Field(None, ge=0, le=1)
     below: Literal["drop", "review"] = "drop"
     review_channel: str | None = Field(None, min_length=1)
 

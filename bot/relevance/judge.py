@@ -13,9 +13,10 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from bot.models import Item, Match
+from bot.models import Item, Match, Severity
 from bot.relevance.features import WordLlamaEmbedder
 from bot.relevance.model import BUNDLED, Kind, RelevanceModel, Verdict, load_model
+from bot.rules.engine import CompiledRule, match
 
 FOLLOW_TAG = "follow-up"
 # One embedder for every model a process loads: a reload re-reads the small model file, not
@@ -45,19 +46,32 @@ class Judge:
     does not judge."""
 
     model: RelevanceModel
-    threshold: float
+    threshold: float  # for an alert a rule fires on from the headline alone
+    summary_threshold: float  # for an alert that rests on words of the summary
     below: Below
     review_channel: str | None
     exempt: frozenset[str]
     source: str  # "bundled" or the model file's path, for operator tools
+    rules: tuple[CompiledRule, ...] = ()
 
     def applies(self, match: Match) -> bool:
         """Whether this alert is judged: not when every rule that fired opted out."""
         return not all(r in self.exempt for r in match.rule_ids)
 
+    def bar(self, item: Item) -> float:
+        """The score this item must reach. A detection rule (medium severity or more) that
+        fires on the headline alone is strong evidence: the model overrules it only when
+        sure. An alert that needs the summary's words is most often background to other
+        news (a live blog, a newsletter), so the model must find it more likely relevant."""
+        if not item.summary:
+            return self.threshold
+        headline = match(self.rules, item.title)
+        strong = headline is not None and headline.severity >= Severity.MEDIUM
+        return self.threshold if strong else self.summary_threshold
+
     def verdict(self, item: Item) -> Verdict:
-        """The model's verdict on one item."""
-        return self.model.judge(item.title, item.summary, self.threshold)
+        """The model's verdict on one item, at the bar its evidence sets."""
+        return self.model.judge(item.title, item.summary, self.bar(item))
 
     def decide(self, item: Item, match: Match) -> tuple[Match, Fate]:
         """The match with its score (and follow-up tag), and the alert's fate."""
@@ -81,8 +95,9 @@ def model_file(spec: str, base: Path) -> Path:
     return BUNDLED if spec == "bundled" else (base / spec).resolve()
 
 
-def load_judge(spec: str, base: Path, threshold: float | None, below: str,
-               review_channel: str | None, exempt: frozenset[str]) -> Judge:
+def load_judge(spec: str, base: Path, thresholds: tuple[float | None, float | None],
+               below: str, review_channel: str | None, exempt: frozenset[str],
+               rules: tuple[CompiledRule, ...]) -> Judge:
     """Load (or reuse) the model file and compile the judge; raises ModelError."""
     path = model_file(spec, base)
     with _LOAD:
@@ -91,5 +106,7 @@ def load_judge(spec: str, base: Path, threshold: float | None, below: str,
         except OSError:
             stamp = -1  # load_model names the missing file
         model = _cached(path, stamp)
-    return Judge(model, model.threshold if threshold is None else threshold, Below(below),
-                 review_channel, exempt, spec if spec == "bundled" else str(path))
+    headline, summary = thresholds
+    return Judge(model, model.threshold if headline is None else headline,
+                 model.summary_threshold if summary is None else summary, Below(below),
+                 review_channel, exempt, spec if spec == "bundled" else str(path), rules)

@@ -64,6 +64,7 @@ class RelevanceModel:
     development: Vector
     threshold: float
     follow_below: float
+    summary_threshold: float
     card: dict[str, Any] = field(default_factory=dict)
     embedder: Embedder = field(default_factory=WordLlamaEmbedder, repr=False)
 
@@ -118,6 +119,7 @@ def to_json(model: RelevanceModel) -> str:
         "format": FORMAT,
         "features": {"embedder": EMBEDDER_NAME, "hash_dim": HASH_DIM, "size": FEATURES},
         "threshold": model.threshold,
+        "summary_threshold": model.summary_threshold,
         "follow_below": model.follow_below,
         "card": model.card,
         "relevance": [round(float(v), 6) for v in model.relevance],
@@ -143,9 +145,10 @@ def load_model(path: Path, embedder: Embedder | None = None) -> RelevanceModel:
         rel = np.asarray(doc["relevance"], dtype=np.float64)
         dev = np.asarray(doc["development"], dtype=np.float64)
         threshold, follow_below = float(doc["threshold"]), float(doc["follow_below"])
+        summary_threshold = float(doc["summary_threshold"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"{path}: missing or bad field ({exc})") from exc
     if rel.shape != (FEATURES,) or dev.shape != (FEATURES,):
         raise ModelError(f"{path}: weights of the wrong length (want {FEATURES})")
-    return RelevanceModel(rel, dev, threshold, follow_below, dict(doc.get("card", {})),
-                          embedder or WordLlamaEmbedder())
+    return RelevanceModel(rel, dev, threshold, follow_below, summary_threshold,
+                          dict(doc.get("card", {})), embedder or WordLlamaEmbedder())

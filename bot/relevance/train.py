@@ -17,8 +17,9 @@ from bot.relevance.model import RelevanceModel
 # Chosen on stream-dev (a model trained on its first half, scored on its second) and checked
 # on stream-val with a model trained on stream-dev alone: see README, "Relevance".
 PENALTY = 1.0
-THRESHOLD = 0.3
-FOLLOW_BELOW = 0.4
+THRESHOLD = 0.05
+SUMMARY_THRESHOLD = 0.5
+FOLLOW_BELOW = 0.3
 NEWTON_STEPS = 25
 
 
@@ -42,10 +43,11 @@ def fit_logistic(x: Vector, y: Vector, weight: Vector, penalty: float) -> Vector
 
 @dataclass(frozen=True)
 class Recipe:
-    """What `learn` may vary: the penalty and the two thresholds."""
+    """What `learn` may vary: the penalty and the thresholds."""
 
     penalty: float = PENALTY
     threshold: float = THRESHOLD
+    summary_threshold: float = SUMMARY_THRESHOLD
     follow_below: float = FOLLOW_BELOW
 
 
@@ -58,8 +60,8 @@ def train(data: Sequence[Labelled], embedder: Embedder, recipe: Recipe = Recipe(
     rel = fit_logistic(x, relevant.astype(float), weight, recipe.penalty)
     is_dev = np.array([d.label == "dev" for d in data], dtype=float)
     dev = fit_logistic(x[relevant], is_dev[relevant], weight[relevant], recipe.penalty)
-    return RelevanceModel(rel, dev, recipe.threshold, recipe.follow_below, card or {},
-                          embedder)
+    return RelevanceModel(rel, dev, recipe.threshold, recipe.follow_below,
+                          recipe.summary_threshold, card or {}, embedder)
 
 
 def auc(scores: Vector, truth: Vector) -> float:
@@ -74,26 +76,25 @@ def auc(scores: Vector, truth: Vector) -> float:
 
 
 def figures(model: RelevanceModel, data: Sequence[Labelled]) -> dict[str, Any]:
-    """How `model` scores labelled `data`: AUC, what the threshold keeps and drops, the
-    developments that keep at least one report, and how well it tells a development from a
-    follow-up."""
+    """How `model` scores labelled `data`: AUC; at each of its two bars, the share of
+    relevant items kept, the negatives kept and the developments that keep at least one
+    report; and how well it tells a development from a follow-up."""
     rel, dev = model.probabilities([d.title for d in data], [d.summary for d in data])
-    truth = np.array([d.label != "neg" for d in data], dtype=float)
-    kept = rel >= model.threshold
+    truth = np.array([d.label != "neg" for d in data])
     developments = {d.development for d in data if d.label == "dev" and d.development}
-    still = {d.development for d, k in zip(data, kept, strict=True)
-             if k and d.label != "neg" and d.development}
-    rel_idx = truth == 1
+    out: dict[str, Any] = {"items": len(data), "relevant": int(truth.sum()),
+                           "negatives": int((~truth).sum()),
+                           "auc": round(auc(rel, truth.astype(float)), 3)}
+    for name, bar in (("headline", model.threshold), ("summary", model.summary_threshold)):
+        kept = rel >= bar
+        still = {d.development for d, k in zip(data, kept, strict=True)
+                 if k and d.label != "neg" and d.development}
+        out[f"{name}_bar"] = {
+            "at": bar,
+            "kept_relevant": round(float(kept[truth].mean()) if truth.any() else 0.0, 3),
+            "kept_negatives": int((kept & ~truth).sum()),
+            "developments_kept": f"{len(still & developments)}/{len(developments)}"}
     is_dev = np.array([d.label == "dev" for d in data])
     told = (dev >= model.follow_below) == is_dev
-    return {
-        "items": len(data),
-        "relevant": int(truth.sum()),
-        "auc": round(auc(rel, truth), 3),
-        "kept_relevant": round(float(kept[rel_idx].mean()) if rel_idx.any() else 0.0, 3),
-        "kept_negatives": int((kept & ~rel_idx).sum()),
-        "negatives": int((~rel_idx).sum()),
-        "developments_kept": f"{len(still & developments)}/{len(developments)}",
-        "dev_vs_follow_accuracy": round(float(told[rel_idx].mean()) if rel_idx.any() else 0.0,
-                                        3),
-    }
+    out["dev_vs_follow_accuracy"] = round(float(told[truth].mean()) if truth.any() else 0.0, 3)
+    return out
