@@ -108,7 +108,8 @@ class App:
         self.poller.on_alert = self.wake.set
         self.poller.stop = self.stop
         self.heartbeat = Heartbeat(settings.heartbeat_path, self.clock,
-                                   lambda: self.sender.halted, self._write_fault)
+                                   lambda: self.sender.halted, self._write_fault,
+                                   lambda: self.leader.database_error)
         # `health` and `status` read the file: a halt (or resume), a full disk (or space
         # again) shows there at once.
         self.sender.on_state = self.heartbeat.refresh

@@ -3,7 +3,8 @@
 With the metrics endpoint on (`metrics.listen` or $CHIPWATCH_METRICS_LISTEN) it asks the
 bot's own `/healthz`, which also fails when the processor thread died; otherwise it reads the
 heartbeat file the scheduler writes every 30 s. Either way it fails while Slack refuses the
-bot token (nothing is sent) or writes to the state fail (a full disk), and says so.
+bot token (nothing is sent), writes to the state fail (a full disk) or the database does not
+answer (replicas on PostgreSQL), and says so.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def register(sub: Any) -> None:
 
 
 def _healthz(listen: str) -> int:
-    from bot.runtime.heartbeat import fault_line, halted_line
+    from bot.runtime.heartbeat import database_line, fault_line, halted_line
 
     host, _, port = listen.rpartition(":")
     host = host.strip("[]")
@@ -44,6 +45,9 @@ def _healthz(listen: str) -> int:
         with contextlib.suppress(ValueError, AttributeError):
             detail = json.loads(body)
             halted, fault = detail.get("sending_halted"), detail.get("state_write_failed")
+            if detail.get("database") == "unavailable":
+                print(f"unhealthy: {database_line(str(detail.get('database_error')))} ({url})")
+                return EXIT_FAIL
             if fault:
                 print(f"unhealthy: {fault_line(fault)} ({url})")
                 return EXIT_FAIL
@@ -63,7 +67,7 @@ def _healthz(listen: str) -> int:
 def health(args: argparse.Namespace) -> int:
     from bot.app import metrics_listen
     from bot.clock import SYSTEM_CLOCK
-    from bot.runtime.heartbeat import fault_line, halted_line, read_beat
+    from bot.runtime.heartbeat import database_line, fault_line, halted_line, read_beat
 
     config = load(args, lint=False)
     listen = metrics_listen(config, os.environ)
@@ -76,6 +80,10 @@ def health(args: argparse.Namespace) -> int:
     seen = format_duration(timedelta(seconds=round(beat.age.total_seconds())))
     if beat.age > args.max_age:
         print(f"unhealthy: last heartbeat {seen} ago (more than {format_duration(args.max_age)})")
+        return EXIT_FAIL
+    if beat.database_unavailable:
+        print(f"unhealthy: {database_line(beat.database_unavailable)}; last heartbeat {seen} "
+              "ago")
         return EXIT_FAIL
     if beat.state_write_failed:
         print(f"unhealthy: {fault_line(beat.state_write_failed)}; last heartbeat {seen} ago")

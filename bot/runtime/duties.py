@@ -34,6 +34,7 @@ class Duties:
         self.sender = threading.Thread(target=send_loop, args=[parts, self.stop],
                                        name="sender", daemon=True)
         self.scheduler: BaseScheduler | None = None
+        self.deferred = False  # a new lead waits for these closed duties' threads (logged)
 
     def start(self) -> None:
         """Settle the outbox, then start recording, sending and the scheduled jobs."""
@@ -71,7 +72,13 @@ class Duties:
         self.processor.close(timeout=5.0 if lost else 30.0)
         self.stop.set()
         self.parts.wake.set()
-        self.sender.join(timeout=5.0 if lost else SENDER_JOIN)
+        if self.sender.ident is not None:
+            self.sender.join(timeout=5.0 if lost else SENDER_JOIN)
+
+    def finished(self) -> bool:
+        """Whether every thread of these duties has ended (after `close`): a lead taken
+        again must not run beside the last one's threads, which would act in its term."""
+        return not (self.processor.thread.is_alive() or self.sender.is_alive())
 
 
 def reschedule(scheduler: BaseScheduler, poll: Any, old: Config, new: Config,

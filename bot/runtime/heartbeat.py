@@ -3,7 +3,8 @@ and `chipwatch status`.
 
 The file is one JSON object, `{"at": ISO time of the last beat, "sending_halted": why
 nothing is sent, or null, "state_write_failed": {since, error, failures} while writes to the
-state fail, or null}`, replaced whole (write, then rename) so a reader never sees half of it.
+state fail, or null, "database_unavailable": why the database does not answer (replicas),
+or null}`, replaced whole (write, then rename) so a reader never sees half of it.
 It is padded to a fixed size: on a full disk, where a new file cannot be written, the old
 one is overwritten in place (its blocks are already allocated), so a full disk beside the
 state still shows in the file. A file holding only an ISO time (written by an older
@@ -38,11 +39,13 @@ class Heartbeat:
 
     def __init__(self, path: Path, clock: Clock,
                  halted: Callable[[], str | None] = lambda: None,
-                 fault: Callable[[], dict[str, object] | None] = lambda: None) -> None:
+                 fault: Callable[[], dict[str, object] | None] = lambda: None,
+                 database: Callable[[], str | None] = lambda: None) -> None:
         self.path = path
         self.clock = clock
         self.halted = halted
         self.fault = fault
+        self.database = database
         self.last = clock.monotonic()
         self._at: datetime | None = None  # the last beat's time, once it beat
         self._lock = threading.Lock()  # the scheduler beats, the sender refreshes
@@ -60,10 +63,12 @@ class Heartbeat:
     def _write(self, at: datetime) -> None:
         with self._lock:
             self._at = at
-            halted, fault = self.halted(), self.fault()
+            halted, fault, down = self.halted(), self.fault(), self.database()
             body = json.dumps({"at": at.isoformat(),
                                "sending_halted": redact(halted) if halted else None,
-                               "state_write_failed": fault}).ljust(PADDED)
+                               "state_write_failed": fault,
+                               "database_unavailable": redact(down)[:300] if down else None,
+                               }).ljust(PADDED)
             tmp = self.path.with_name(self.path.name + ".tmp")
             try:
                 # With state in PostgreSQL nothing else creates the state file's folder.
@@ -112,6 +117,7 @@ class Beat:
     age: timedelta
     sending_halted: str | None
     state_write_failed: dict[str, object] | None = None
+    database_unavailable: str | None = None
 
 
 def read_beat(path: Path, clock: Clock) -> Beat | None:
@@ -127,13 +133,20 @@ def read_beat(path: Path, clock: Clock) -> Beat | None:
     except (ValueError, KeyError, TypeError):
         return None
     halted, fault = data.get("sending_halted"), data.get("state_write_failed")
+    down = data.get("database_unavailable")
     return Beat(clock.now() - when.astimezone(UTC), str(halted) if halted else None,
-                fault if isinstance(fault, dict) else None)
+                fault if isinstance(fault, dict) else None, str(down) if down else None)
 
 
 def halted_line(reason: str) -> str:
     """Why nothing is sent, for an operator: `Slack refused the bot token (invalid_auth)`."""
     return f"Slack refused the bot token ({reason}): set SLACK_BOT_TOKEN and restart"
+
+
+def database_line(error: str) -> str:
+    """Why the bot waits, for an operator: the database does not answer."""
+    return (f"database unavailable ({error}): nothing is polled or sent until it answers; "
+            "the bot reconnects by itself")
 
 
 def fault_line(fault: dict[str, object]) -> str:

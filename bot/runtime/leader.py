@@ -30,6 +30,7 @@ import threading
 from typing import Any, Protocol
 
 from bot.clock import Clock
+from bot.errors import StoreError
 
 log = logging.getLogger("chipwatch.leader")
 LEADER, STANDBY = "leader", "standby"
@@ -52,6 +53,11 @@ class Leader(Protocol):
         ...
 
     def may_act(self) -> bool: ...
+
+    @property
+    def database_error(self) -> str | None:
+        """Why the database cannot be reached now (None: it can, or there is none)."""
+        ...
 
     def tick(self) -> None:
         """Renew, or try to take, the lead (and report this replica)."""
@@ -90,6 +96,10 @@ class SoloLeader:
     def may_act(self) -> bool:
         return True
 
+    @property
+    def database_error(self) -> str | None:
+        return None
+
     def tick(self) -> None:
         pass
 
@@ -115,6 +125,7 @@ class LeaseLeader:
         self._renewed_at = 0.0
         self._leader: str | None = None
         self._conn: Any = None
+        self._down: tuple[float, str] | None = None  # since (monotonic), error: unreachable
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -130,6 +141,11 @@ class LeaseLeader:
 
     def may_act(self) -> bool:
         return self.term is not None
+
+    @property
+    def database_error(self) -> str | None:
+        down = self._down
+        return None if down is None else down[1]
 
     def _connect(self) -> Any:
         if self._conn is None or self._conn.closed:
@@ -174,14 +190,30 @@ class LeaseLeader:
                          self._term)
             if self._term is None:
                 self._leader = lease.leader(conn).holder
-        except psycopg.Error as exc:
-            log.warning("lease_unreachable replica=%s error=%s", self.name,
-                        str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc))
-            self._drop()
+        except (psycopg.Error, StoreError) as exc:  # PgConn says a lost one is StoreError
+            self._unreachable(exc, started)
+        else:
+            if self._down is not None:
+                log.warning("database_available replica=%s after=%.1fs", self.name,
+                            started - self._down[0])
+                self._down = None
         if self._term is not None and self.term is None:
             log.warning("leadership_lapsed replica=%s term=%d action=standby", self.name,
                         self._term)
             self._term = None
+
+    def _unreachable(self, exc: Exception, started: float) -> None:
+        """The database did not answer: said once when it starts (then at debug level, as
+        every second's try fails), and kept for /healthz and `health` until it answers."""
+        error = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if self._down is None:
+            self._down = (started, error)
+            log.warning("database_unavailable replica=%s error=%s action=retry_every_%gs",
+                        self.name, error, self.interval)
+        else:
+            log.debug("lease_unreachable replica=%s error=%s", self.name, error)
+        self._drop()
+        self._leader = None
 
     def _renew(self, conn: Any, started: float) -> None:
         from bot.store import lease

@@ -60,14 +60,25 @@ class Follower:
     def __init__(self, parts: Parts) -> None:
         self.parts = parts
         self.duties: Duties | None = None
+        self.closed: Duties | None = None  # the last lead's, until its threads have ended
         self.changes = 0
         self._beat = 0.0
+        self._database: str | None = None  # the last database error the heartbeat file got
 
     def step(self) -> None:
         """Start or stop the duties to match the role (the lease thread keeps it)."""
         leader, parts = self.parts.leader, self.parts
         leading = leader.may_act()
-        if leading and self.duties is None:
+        if self.closed is not None and self.closed.finished():
+            self.closed = None
+        if leading and self.duties is None and self.closed is not None:
+            # A thread of the lost lead still waits on the database: once it ends (within
+            # the pool's wait), this lead starts; until then nothing is done twice at once.
+            if not self.closed.deferred:
+                self.closed.deferred = True
+                log.info("leader_start_deferred replica=%s reason=previous_duties_running",
+                         leader.name)
+        elif leading and self.duties is None:
             self.changes += 1
             log.info("role replica=%s role=leader term=%s", leader.name, leader.term)
             self.duties = Duties(parts)
@@ -76,16 +87,20 @@ class Follower:
             except StoreError as exc:  # fenced or unreachable while settling: follow again
                 log.warning("leader_start_failed error=%s", exc)
                 self.duties.close(lost=True)
-                self.duties = None
+                self.closed, self.duties = self.duties, None
         elif not leading and self.duties is not None:
             self.changes += 1
             log.warning("role replica=%s role=standby leader=%s", leader.name,
                         leader.leader_name)
             self.duties.close(lost=True)
-            self.duties = None
+            self.closed, self.duties = self.duties, None
         if self.duties is None and parts.clock.monotonic() - self._beat >= heartbeat.EVERY:
             parts.heartbeat.beat()  # a standby is alive too: its loop beats for it
             self._beat = parts.clock.monotonic()
+        down = leader.database_error
+        if (down is None) != (self._database is None):  # the file says so at once
+            self._database = down
+            parts.heartbeat.refresh()
 
     def close(self) -> None:
         if self.duties is not None:
@@ -95,18 +110,22 @@ class Follower:
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         """Healthy when the scheduler (or, on a standby, the loop) beat recently, the
-        processor thread runs, Slack takes our token (a refused token stops all sending)
-        and the state takes writes (a full disk); says this replica's role and who leads."""
+        processor thread runs, Slack takes our token (a refused token stops all sending),
+        the database answers (replicas) and the state takes writes (a full disk); says this
+        replica's role and who leads."""
         parts = self.parts
         age, limit = parts.heartbeat.age(), parts.live.current.settings.stall_after
         duties = self.duties
         processing = duties is None or duties.alive()
         halted = parts.sender.halted
         fault = parts.db.faults.current
-        return age <= limit and processing and halted is None and fault is None, {
+        down = parts.leader.database_error
+        healthy = age <= limit and processing and halted is None and fault is None
+        return healthy and down is None, {
             "heartbeat_age_seconds": round(age, 1), "stall_after_seconds": limit,
             "processor_alive": processing, "sending_halted": halted,
             "state_write_failed": fault.as_dict() if fault else None,
+            "database": "unavailable" if down else "ok", "database_error": down,
             "replica": parts.leader.name,
             "role": LEADER if duties is not None else STANDBY,
             "leader": parts.leader.leader_name, "term": parts.leader.term}

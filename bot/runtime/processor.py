@@ -35,7 +35,8 @@ class Processor:
     def close(self, timeout: float = 30.0) -> None:
         """Record what was already fetched, then stop."""
         self.stop.set()
-        self.thread.join(timeout)
+        if self.thread.ident is not None:  # a start that failed early never started it
+            self.thread.join(timeout)
 
     def _loop(self) -> None:
         while not (self.stop.is_set() and self.queue.empty()):

@@ -33,6 +33,12 @@ MIGRATE_LOCK = 0x63687701
 # server ends it after this long (a third of the failover time by default), so a paused
 # leader cannot block its successor.
 IDLE_IN_TX = 5.0
+# While the server is down (a restart), a thread waits this long for a connection, then
+# fails its unit of work (retried by its loop) instead of the pool's default 30 s; and the
+# pool gives a failing connection attempt up after RECONNECT, so the first request after
+# the server's return connects at once instead of after a backoff grown during the outage.
+POOL_WAIT = 5.0
+RECONNECT = 2.0
 _LITERAL = re.compile(r"('(?:[^']|'')*')")
 _NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
@@ -146,7 +152,7 @@ class PostgresStore:
         pool: ConnectionPool[Any] = ConnectionPool(
             url, min_size=1, max_size=max_size, open=False, configure=configure,
             check=ConnectionPool.check_connection, kwargs={"row_factory": row_factory},
-            name="chipwatch", reconnect_timeout=60.0)
+            name="chipwatch", timeout=POOL_WAIT, reconnect_timeout=RECONNECT)
         try:
             pool.open(wait=True, timeout=10.0)
         except (PoolTimeout, psycopg.Error) as exc:
@@ -162,22 +168,23 @@ class PostgresStore:
         return store
 
     def migrate(self) -> None:
-        """Apply the migrations not yet applied, each in its own transaction, one replica at
-        a time (the others wait, then find nothing left to do)."""
-        with self.pool.connection() as raw:
+        """Apply the migrations not yet applied, in one transaction under the migration lock:
+        one replica at a time (the others wait, then find nothing left to do)."""
+        with self.pool.connection() as raw, raw.transaction():
+            # The lock comes first, before even the version table is made: two replicas
+            # started together on an empty database would both create it, and one would
+            # fail on the catalogue's unique index (`pg_type_typname_nsp_index`).
+            raw.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK,))
             raw.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            raw.commit()
-            with raw.transaction():
-                raw.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK,))
-                version = self._version(raw)
-                if version > len(MIGRATIONS):
-                    raise StoreError(
-                        f"database {self.where} has schema v{version}, newer than this "
-                        f"chipwatch (v{len(MIGRATIONS)}); upgrade chipwatch")
-                for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
-                    raw.execute(migration_sql(step, self.backend).encode())
-                    raw.execute("DELETE FROM schema_version")
-                    raw.execute("INSERT INTO schema_version VALUES (%s)", (number,))
+            version = self._version(raw)
+            if version > len(MIGRATIONS):
+                raise StoreError(
+                    f"database {self.where} has schema v{version}, newer than this "
+                    f"chipwatch (v{len(MIGRATIONS)}); upgrade chipwatch")
+            for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
+                raw.execute(migration_sql(step, self.backend).encode())
+                raw.execute("DELETE FROM schema_version")
+                raw.execute("INSERT INTO schema_version VALUES (%s)", (number,))
 
     @staticmethod
     def _version(raw: psycopg.Connection[Any]) -> int:
