@@ -17,6 +17,8 @@ from bot.commands.common import EXIT_OK, add_command, load
 from bot.config import Config, format_duration
 from bot.config.schema import RuleConfig
 from bot.errors import StoreError
+from bot.models import Item, Match
+from bot.relevance.judge import explanation
 from bot.route import Route, route
 from bot.rules.engine import RuleEvaluation, evaluate, match
 from bot.rules.terms import compile_term
@@ -143,18 +145,40 @@ def report(config: Config, headline: str, summary: str = "", source: str = "",
     raw = {r.id: r for r in config.raw.rules}
     m = match(config.rules, text, now)
     muted = m is not None and all(rule in mutes for rule in m.rule_ids)
+    opinion = _opinion(config, headline, summary, source, now, m)
     routes = route(config.routes, m) if m and not muted else ()
+    if opinion and opinion.get("fate") in ("drop", "review"):
+        review = config.relevance.review_channel if config.relevance else None
+        routes = (Route(review),) if opinion["fate"] == "review" and review else ()
     return {
         "headline": headline, "summary": summary, "source": source, "now": now.isoformat(),
         "alert": bool(routes), "matched": m is not None, "muted_from_slack": muted,
         "severity": m.severity.label if m else None,
         "tags": sorted(m.tags) if m else [],
+        "relevance": opinion,
         "channels": [{"channel": r.channel, "mode": r.mode, "schedule": _schedule(r),
                       "route": config.routes.index(r) + 1} for r in routes],
         "rules": [_rule_json(ev, raw.get(ev.rule.id), text,
                              mutes.get(ev.rule.id) if ev.fired else None)
                   for ev in evaluations],
     }
+
+
+def _opinion(config: Config, headline: str, summary: str, source: str, now: datetime,
+             m: Match | None) -> dict[str, Any] | None:
+    """The relevance model's opinion of a matched headline (None: no model or no match)."""
+    if m is None or config.relevance is None:
+        return None
+    item = Item("explain", "explain", headline, "", summary, now, now, source)
+    return explanation(config.relevance, item, m)
+
+
+def _relevance_line(rel: dict[str, Any]) -> str:
+    if not rel["judged"]:
+        return f"relevance: not judged ({rel['why']})"
+    movers = ", ".join(f"{m['word']} {m['change']:+.2f}" for m in rel["movers"]) or "-"
+    return (f"relevance: {rel['score']:.2f} (bar {rel['bar']:.2f}, {rel['bar_for']}-borne"
+            f" alert) → {rel['kind']}, {rel['fate']}; words that moved it: {movers}")
 
 
 def _near_miss(rule: dict[str, Any]) -> bool:
@@ -176,11 +200,16 @@ def render(data: dict[str, Any], show_all: bool = False) -> str:
     elif data.get("muted_from_slack"):
         verdict = (f"no alert: every rule that fired is muted from Slack  severity "
                    f"{data['severity']}  tags {tags}")
+    elif (data.get("relevance") or {}).get("fate") == "drop":
+        verdict = (f"no alert: the relevance model scored it below its bar  severity "
+                   f"{data['severity']}  tags {tags}")
     elif data["matched"]:
         verdict = f"matched but routed nowhere  severity {data['severity']}  tags {tags}"
     else:
         verdict = "no alert"
     lines.append(f"verdict:  {verdict}")
+    if data.get("relevance"):
+        lines.append(_relevance_line(data["relevance"]))
     if data["channels"]:
         lines.append("channels: " + ", ".join(
             f"{c['channel']} ({c['mode']}{' ' + c['schedule'] if c['schedule'] else ''}, "

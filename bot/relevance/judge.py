@@ -85,6 +85,24 @@ class Judge:
         return scored, Fate.REVIEW if self.below is Below.REVIEW else Fate.DROP
 
 
+def explanation(judge: Judge, item: Item, match: Match) -> dict[str, object]:
+    """What `explain` shows of the model's opinion: the score, the bar it had to reach and
+    why that bar, the verdict, and the headline words that moved the score most."""
+    if not judge.applies(match):
+        return {"model": judge.source, "judged": False,
+                "why": "every rule that fired has relevance: false"}
+    v = judge.verdict(item)
+    bar = judge.bar(item)
+    return {
+        "model": judge.source, "judged": True, "score": v.score, "bar": bar,
+        "bar_for": "headline" if bar == judge.threshold else "summary",
+        "kind": v.kind.value, "development": v.development,
+        "fate": judge.decide(item, match)[1].value,
+        "movers": [{"word": w, "change": d} for w, d in judge.model.movers(item.title,
+                                                                            item.summary)],
+    }
+
+
 @lru_cache(maxsize=8)
 def _cached(path: Path, mtime_ns: int) -> RelevanceModel:
     return load_model(path, EMBEDDER)

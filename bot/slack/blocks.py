@@ -71,6 +71,8 @@ def alert_message(item: Item, match: Match) -> Message:
     title = cut(escape(item.title) or "(untitled)", HEADER_MAX)
     tags = " ".join(f"#{t}" for t in sorted(match.tags))
     context = f"*{escape(item.source)}* · {_stamp(item.published)} · {severity.upper()} · {tags}"
+    if match.relevance is not None:
+        context += f" · relevance {match.relevance:.2f}"
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": title, "emoji": False}},
     ]

@@ -39,7 +39,12 @@ def test_founding_headline_on_the_bundled_config() -> None:
     assert fired and all(r["terms"] and not r["reasons"] for r in fired)
     assert data["channels"][0]["schedule"] is None
     assert set(data) == {"headline", "summary", "source", "now", "alert", "matched",
-                         "muted_from_slack", "severity", "tags", "channels", "rules"}
+                         "muted_from_slack", "severity", "tags", "relevance", "channels",
+                         "rules"}
+    # The bundled config's relevance model judges it, and keeps it.
+    rel = data["relevance"]
+    assert rel["judged"] and rel["fate"] == "alert" and rel["score"] >= rel["bar"]
+    assert rel["movers"] and "relevance: " in out
 
 
 def test_why_rules_do_not_fire(tmp_path: Path) -> None:
