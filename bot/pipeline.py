@@ -315,7 +315,7 @@ def finish(ctx: RunContext, polled: Polled, cands: list[Candidate]) -> PollRepor
     items = polled.parsed.items
     # Stories, routes and escalation act on alerting items only: most polls just record.
     cands = run_stages(ctx, cands, ACT_STAGES if alerting(cands) else (record,))
-    alerts = [c for c in cands if c.status is Status.ALERT]
+    alerts = [c for c in cands if c.status is Status.ALERT or c.status is Status.REVIEW]
     alerted = tuple((rule, r.channel) for c in alerts if c.match
                     for r in c.routes for rule in c.match.rule_ids)
     return PollReport(ctx.feed.name, result.outcome, len(items), len(cands), len(alerts),
