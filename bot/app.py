@@ -26,6 +26,7 @@ from bot.runtime.leader import Leader, LeaseLeader, SoloLeader, replica_name
 from bot.slack.interactions import Interactions
 from bot.slack.notifier import ConsoleNotifier, Notifier, SlackNotifier
 from bot.slack.web import Admins, SlackWeb
+from bot.state_metrics import watch_state
 from bot.store import SqliteStore, database_url, open_store, outbox
 from bot.store import feeds as feed_store
 from bot.store.base import Store
@@ -122,6 +123,7 @@ class App:
                 self.web, self.wake.set, self.app_token)
             self.poller.buttons = True
         self._watch_store()
+        watch_state(self.metrics, self.db, self.clock)
 
     @property
     def config(self) -> Config:

@@ -1,6 +1,6 @@
 """A full disk under the SQLite state: while writes fail, /healthz, `chipwatch health` (over
-/healthz and from the heartbeat file) and `chipwatch status` say so; once space returns the
-fault clears by itself and every alert goes out once.
+/healthz and from the heartbeat file), `chipwatch status` and /metrics say so; once space
+returns the fault clears by itself and every alert goes out once.
 
 The full disk is SQLite's own: `PRAGMA max_page_count` caps the bot's connection at the
 file's size, so a batch that needs a new page fails with `database or disk is full`
@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -49,6 +50,13 @@ def _healthz(server_address: str) -> tuple[int, dict[str, object]]:
     return status, json.loads(body)
 
 
+def _failing_gauge(server_address: str) -> str | None:
+    """The value /metrics gives `chipwatch_state_write_failing` (None: no sample)."""
+    _, text = get(f"http://{server_address}/metrics")
+    found = re.search(r'^chipwatch_state_write_failing\{backend="sqlite"\} (\S+)$', text, re.M)
+    return found[1] if found else None
+
+
 @contextlib.contextmanager
 def _leading(app: App) -> Iterator[str]:
     """The leader's duties running (as `run` has them) and /healthz; its address."""
@@ -80,6 +88,7 @@ def test_a_full_state_is_reported_while_it_lasts_and_cleared_after(
             _, detail = _healthz(address)
             fault = detail["state_write_failed"]
             assert isinstance(fault, dict) and "database or disk is full" in str(fault["error"])
+            assert _failing_gauge(address) == "1.0"  # ChipwatchStateWriteFailing reads it
             # From the heartbeat file (metrics off, as by default) ...
             code, out, _ = invoke(capsys, "health", "--config", str(config))
             assert code == 1 and out.startswith("unhealthy: state writes failing since "), out
@@ -97,6 +106,7 @@ def test_a_full_state_is_reported_while_it_lasts_and_cleared_after(
                 conn.execute("PRAGMA max_page_count = 1073741823")
             assert wait_for(lambda: _healthz(address)[0] == 200)
             assert _healthz(address)[1]["state_write_failed"] is None
+            assert _failing_gauge(address) == "0.0"
             assert wait_for(lambda: len(fake_slack.state.top_level("#chip-alerts")) == 3)
             code, out, _ = invoke(capsys, "health", "--config", str(config))
             assert code == 0 and out.startswith("healthy:"), out

@@ -41,7 +41,8 @@ def test_dashboard_and_rules_parse_and_cover_what_needs_a_person() -> None:
               for r in g["rules"]}
     assert {"ChipwatchNoLeader", "ChipwatchSchedulerStalled", "ChipwatchSendingHalted",
             "ChipwatchDeadLetters", "ChipwatchOutboxGrowing",
-            "ChipwatchFeedFailing"} <= alerts
+            "ChipwatchFeedFailing", "ChipwatchStateWriteFailing",
+            "ChipwatchStateGrowing"} <= alerts
 
 
 @pytest.mark.slow  # a subprocess bot with its metrics endpoint
@@ -76,6 +77,10 @@ def test_every_metric_named_exists_in_a_running_bots_metrics(
     named = {n for e in _exprs() for n in NAME.findall(e)}
     assert named, "the dashboard names no chipwatch metric"
     assert named <= exported, f"not exported: {sorted(named - exported)}"
+    # The state's gauges carry a value from the first scrape (not only a HELP line).
+    size = re.search(r'^chipwatch_state_bytes\{backend="sqlite"\} (\S+)$', text, re.M)
+    assert size and float(size[1]) > 0, text
+    assert re.search(r'^chipwatch_state_write_failing\{backend="sqlite"\} 0\.0$', text, re.M)
 
 
 @pytest.mark.skipif(shutil.which("promtool") is None,
@@ -83,4 +88,15 @@ def test_every_metric_named_exists_in_a_running_bots_metrics(
 def test_promtool_accepts_the_rules() -> None:
     done = subprocess.run(["promtool", "check", "rules", str(RULES)], capture_output=True,
                           text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None,
+                    reason="promtool is not installed (Debian: prometheus)")
+def test_the_state_alerts_fire_when_they_should_and_only_then() -> None:
+    """Synthetic series through the real rules: writes failing for 7 min page; a big state
+    growing 10 MiB an hour opens a ticket, a flat one or a small growing one does not."""
+    tests = Path(__file__).parent / "promtool"
+    done = subprocess.run(["promtool", "test", "rules", "state_alerts_test.yml"], cwd=tests,
+                          capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
