@@ -32,8 +32,8 @@ from bot.runtime import retention
 from bot.runtime.parts import Parts
 from bot.slack.blocks import Message
 from bot.slack.notifier import LocalNotifier, Posted
+from bot.store import actions, outbox
 from bot.store import items as item_store
-from bot.store import outbox
 
 SHOWN_AGAIN = 1  # a feed document's older items shown with its new ones
 KEEP_ITEMS = timedelta(days=14)  # the in-memory store forgets items older than this
@@ -207,7 +207,8 @@ class Backtest:
                 continue
             kind = "update" if edit else KIND.get(row["kind"], row["kind"])
             if key.startswith(ESCALATION_KEY) and not edit:
-                kind = "escalation"
+                yield self._escalation(at, row, key)
+                continue
             severity = "" if row["severity"] is None else Severity(row["severity"]).label
             yield Sent(at, kind, row["channel"] or channel, key, row["story_id"],
                        row["item_id"], row["title"] or "",
@@ -215,6 +216,19 @@ class Backtest:
                        tuple(json.loads(row["tags"] or "[]")), severity,
                        _column(row, "relevance"), _column(row, "link") or "",
                        _column(row, "source") or "")
+
+    def _escalation(self, at: datetime, row: Any, key: str) -> Sent:
+        """An escalation post: it has no item of its own, so it is described by the headline
+        it carries, its story's first alert (as `bot.escalate.message` writes it), with the
+        severity it is posted at (`escalate.severity` may raise it)."""
+        with self.parts.db.reading() as conn:
+            first = actions.story_item(conn, row["story_id"]) if row["story_id"] else None
+        title, link, source, level = first or ("", "", "", int(Severity.INFO))
+        escalate = self.parts.live.current.settings.escalate
+        if escalate is not None and escalate.severity is not None:
+            level = max(level, int(escalate.severity))
+        return Sent(at, "escalation", row["channel"], key, row["story_id"], None, title,
+                    (), (), Severity(level).label, None, link or "", source or "")
 
 
 def _column(row: Any, name: str) -> Any:

@@ -98,7 +98,7 @@ def test_export_archive_from_the_bots_own_state(tmp_path: Path,
 def test_escalation_posts_are_in_the_messages(tmp_path: Path,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     """Two outlets report the H200 story within 25 minutes: one escalation post, after its
-    parent, in escalate.channel."""
+    parent, in escalate.channel, titled with the parent's headline."""
     config = write_config(tmp_path, [], escalate={"sources": 2, "within": "2h",
                                                   "channel": "#escalations"})
     assert main(["backtest", "--config", str(config), "--json", str(ARCHIVE)]) == 0
@@ -108,5 +108,15 @@ def test_escalation_posts_are_in_the_messages(tmp_path: Path,
     parent = next(i for i, m in enumerate(sent) if m["id"] == "a1" and m["kind"] == "parent")
     assert sent.index(escalations[0]) > parent
     assert escalations[0]["story"] == sent[parent]["story"]
+    # It carries its story's headline (the parent's) and the severity it is posted at.
+    assert escalations[0]["title"] == sent[parent]["title"] != ""
+    assert escalations[0]["severity"] == sent[parent]["severity"]
     assert main(["backtest", "--config", str(config), str(ARCHIVE)]) == 0
     assert ", 1 escalations" in capsys.readouterr().out
+    # escalate.severity raises the post above its parent's severity.
+    config = write_config(tmp_path, [], escalate={"sources": 2, "within": "2h",
+                                                  "channel": "#escalations",
+                                                  "severity": "critical"})
+    assert main(["backtest", "--config", str(config), "--json", str(ARCHIVE)]) == 0
+    sent = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [m["severity"] for m in sent if m["kind"] == "escalation"] == ["critical"]
