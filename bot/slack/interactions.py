@@ -4,17 +4,22 @@ presses on parent alerts and `/chipwatch` commands.
 Each envelope is applied in one transaction that also logs it by `envelope_id` (so an
 envelope Slack redelivers is applied once and answered the same), queues the parent's update
 and the audit line to `ops_channel` through the outbox, and only then is acknowledged, well
-within Slack's 3 s. Should the state be busy longer than `LOCK_WAIT`, the envelope is
-acknowledged first and applied as soon as the state is free. A dropped socket reconnects
-(slack-sdk fetches a new URL); Slack redelivers what was never acknowledged.
+within Slack's 3 s. The wait for the state is bounded (`LOCK_WAIT`, on both backends): a
+state still busy then (or away) gets the request written to the journal (`bot.slack.journal`,
+fsynced) before the ack, and the backlog thread applies it once the state is free; the next
+start replays what a crash left there. While entries wait, new envelopes queue behind them,
+so actions apply in the order they came. A dropped socket reconnects (slack-sdk fetches a new
+URL); Slack redelivers what was never acknowledged.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from slack_sdk.socket_mode import SocketModeClient
@@ -24,19 +29,26 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 
 from bot.clock import Clock
 from bot.config.live import LiveConfig
-from bot.errors import DeliveryError
+from bot.errors import DeliveryError, StoreError
 from bot.slack import actions as buttons
 from bot.slack import commands
 from bot.slack.actions import Context, Result
+from bot.slack.backlog import Backlog
 from bot.slack.blocks import Message
+from bot.slack.journal import Entry, Journal, journal_path
 from bot.slack.requests import ButtonPress, Command, Request, parse
 from bot.slack.web import Admins, SlackWeb
 from bot.store import actions
 from bot.store import outbox as outbox_store
-from bot.store.base import Store
+from bot.store.base import FencedError, StateBusy, Store
 
 log = logging.getLogger("chipwatch.slack")
-LOCK_WAIT = 1.5  # seconds to wait for the state before acknowledging first
+# Seconds an envelope waits for the state before it is journaled and acknowledged: with an
+# admin lookup and the fsync it stays well inside Slack's 3 s.
+LOCK_WAIT = 1.5
+BACKLOG_WAIT = 5.0  # the backlog's wait per try (it tries again until the state is free)
+REMEMBERED = 1000  # recent acks kept in memory, for redeliveries while the state is busy
+DEFERRED = "Received; applying it in a moment (the answer follows)."
 
 
 @dataclass(frozen=True)
@@ -58,6 +70,11 @@ class Interactions:
         self.wake = wake
         self.app_token = app_token
         self.client: SocketModeClient | None = None
+        self.journal = Journal(journal_path(live.current.settings.state_path))
+        self.backlog_wait = BACKLOG_WAIT
+        self.backlog: Backlog | None = None
+        self._acks: OrderedDict[str, dict[str, Any] | None] = OrderedDict()
+        self._acks_lock = threading.Lock()
 
     # ---- the socket -------------------------------------------------------------------
 
@@ -65,6 +82,13 @@ class Interactions:
         """Connect to Slack in Socket Mode (slack-sdk's own threads run the socket)."""
         if not self.app_token or self.web is None:
             raise ValueError("Socket Mode needs SLACK_APP_TOKEN and SLACK_BOT_TOKEN")
+        # What a crash (or a lost lead) left in the journal is applied first; envelopes
+        # that come meanwhile queue behind it.
+        waiting = self.journal.load()
+        if waiting:
+            log.info("slack_journal_replay entries=%d path=%s", len(waiting), self.journal.path)
+        self.backlog = Backlog(self.journal, self._apply_entry)
+        self.backlog.start()
         client = SocketModeClient(self.app_token, web_client=self.web.client,
                                   ping_interval=ping_interval,
                                   # The library's own logger: its free text is logged
@@ -76,9 +100,13 @@ class Interactions:
         log.info("slack_socket_mode started")
 
     def close(self) -> None:
+        """Disconnect, then stop the backlog (what it has not applied stays journaled)."""
         if self.client is not None:
             self.client.close()
             self.client = None
+        if self.backlog is not None:
+            self.backlog.close()
+            self.backlog = None
 
     def _on_request(self, client: BaseSocketModeClient, req: SocketModeRequest) -> None:
         try:
@@ -99,24 +127,61 @@ class Interactions:
 
     def handle(self, envelope_id: str, kind: str, payload: dict[str, Any],
                retry: int | None = None) -> Handled:
-        """Apply one envelope (at most once) and say how to acknowledge it."""
+        """Apply one envelope (at most once), or journal it, and say how to acknowledge it.
+        Raises (so the envelope is not acknowledged) only when it is neither applied nor
+        journaled: this replica is fenced, or the journal cannot be written."""
         request = parse(kind, payload)
         if request is None:
             return Handled(None)
+        seen, ack = self._seen(envelope_id)
+        if seen:  # answered before: the same ack, and no second ephemeral
+            log.info("slack_redelivered envelope=%s attempt=%s applied_now=False", envelope_id,
+                     retry)
+            return Handled(ack)
         admin = self.admins.is_admin(request.user) if request.needs_admin else False
-        if not self.db.lock.acquire(timeout=LOCK_WAIT):
-            log.warning("slack_action_deferred envelope=%s reason=state_busy", envelope_id)
-            threading.Thread(target=self._apply_late, args=(envelope_id, request, admin),
-                             daemon=True).start()
-            return self._answer(request, "Received; applying it in a moment.", None)
+        now = self.clock.now()
         try:
-            text, fresh = self._apply(envelope_id, request, admin)
-        finally:
-            self.db.lock.release()
+            text, fresh = self._apply(envelope_id, request, admin, now, wait=LOCK_WAIT,
+                                      queue_behind=bool(self.journal.pending()))
+        except FencedError:
+            raise  # not the leader: unacknowledged, Slack sends it to the one that is
+        except (StoreError, _Behind) as exc:
+            return self._defer(envelope_id, request, admin, now, exc)
         if retry:
             log.info("slack_redelivered envelope=%s attempt=%d applied_now=%s", envelope_id,
                      retry, fresh)
-        return self._answer(request, text, fresh)
+        return self._remember(envelope_id, self._answer(request, text, fresh))
+
+    def _seen(self, envelope_id: str) -> tuple[bool, dict[str, Any] | None]:
+        """Whether this envelope was answered before, and its ack, from memory or the
+        journal: no state needed, so a busy state cannot change the answer. (After a
+        restart, one already applied is answered from the action log.)"""
+        with self._acks_lock:
+            if envelope_id in self._acks:
+                return True, self._acks[envelope_id]
+        held = self.journal.get(envelope_id)
+        return (True, held.ack) if held is not None else (False, None)
+
+    def _remember(self, envelope_id: str, handled: Handled) -> Handled:
+        with self._acks_lock:
+            self._acks[envelope_id] = handled.ack
+            while len(self._acks) > REMEMBERED:
+                self._acks.popitem(last=False)
+        return handled
+
+    def _defer(self, envelope_id: str, request: Request, admin: bool, now: datetime,
+               why: Exception) -> Handled:
+        """Journal the request (durably), then acknowledge: applied by the backlog."""
+        ack = ({"response_type": "ephemeral", "text": DEFERRED}
+               if isinstance(request, Command) else None)
+        self.journal.append(Entry(envelope_id, request, admin, now, ack))
+        reason = ("queued_behind" if isinstance(why, _Behind) else
+                  "state_busy" if isinstance(why, StateBusy) else "state_unavailable")
+        log.warning("slack_action_deferred envelope=%s reason=%s journal=%s", envelope_id,
+                    reason, self.journal.path)
+        if self.backlog is not None:
+            self.backlog.kick()
+        return self._remember(envelope_id, Handled(ack))
 
     def _answer(self, request: Request, text: str, fresh: bool | None) -> Handled:
         if isinstance(request, Command):
@@ -124,20 +189,31 @@ class Interactions:
         return Handled(None, (request.channel_id, request.user, text) if fresh is not False
                        else None)
 
-    def _apply_late(self, envelope_id: str, request: Request, admin: bool) -> None:
-        try:
-            self._apply(envelope_id, request, admin)
-        except Exception:
-            log.exception("slack_action_failed envelope=%s", envelope_id)
+    def _apply_entry(self, entry: Entry) -> None:
+        """Apply a journaled request (the backlog's step); its answer goes out ephemeral."""
+        logged = entry.ack["text"] if entry.ack else None  # a redelivery: the ack it had
+        reply, fresh = self._apply(entry.envelope_id, entry.request, entry.admin,
+                                   entry.received, wait=self.backlog_wait, logged=logged)
+        if fresh and self.web is not None:
+            try:
+                self.web.ephemeral(entry.request.channel_id, entry.request.user, reply)
+            except DeliveryError as exc:
+                log.warning("slack_ephemeral_failed user=%s error=%s", entry.request.user,
+                            exc)
 
-    def _apply(self, envelope_id: str, request: Request, admin: bool) -> tuple[str, bool]:
-        """Log and apply in one transaction; (the answer, whether this call applied it)."""
+    def _apply(self, envelope_id: str, request: Request, admin: bool, now: datetime, *,
+               wait: float, logged: str | None = None,
+               queue_behind: bool = False) -> tuple[str, bool]:
+        """Log and apply in one transaction; (the answer, whether this call applied it).
+        `logged` is the answer a redelivery gets when it is not the reply itself;
+        `queue_behind`: journaled entries wait, so a new request must not pass them."""
         config = self.live.current
-        with self.db.tx() as conn:
+        with self.db.tx(wait=wait) as conn:
             earlier = actions.logged(conn, envelope_id)
             if earlier is not None:
                 return earlier.response, False
-            now = self.clock.now()
+            if queue_behind:
+                raise _Behind  # nothing written: rolled back, then journaled behind them
             target = request.message_ts if isinstance(request, ButtonPress) else None
             action_id = actions.log_action(conn, envelope_id, request.kind, request.user,
                                            request.channel_id, target, now)
@@ -145,7 +221,7 @@ class Interactions:
             result: Result = (buttons.press(conn, request, ctx)
                               if isinstance(request, ButtonPress)
                               else commands.command(conn, request, ctx))
-            actions.finish_action(conn, action_id, result.outcome, result.reply)
+            actions.finish_action(conn, action_id, result.outcome, logged or result.reply)
             ops = config.settings.ops_channel
             if result.audit and ops:
                 outbox_store.enqueue(conn, f"audit|{action_id}", ops, outbox_store.Kind.NOTICE,
@@ -154,6 +230,10 @@ class Interactions:
                  request.user, result.outcome, result.target, envelope_id)
         self.wake()
         return result.reply, True
+
+
+class _Behind(Exception):
+    """Journaled requests wait for the state: this one goes behind them (never raised out)."""
 
 
 def _audit(result: Result) -> Message:

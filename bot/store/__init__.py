@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from bot.store.base import Conn, FencedError, Store, savepoint
+from bot.store.base import Conn, FencedError, StateBusy, Store, savepoint
 from bot.store.sqlite import SqliteStore
 
 ENV_URL = "CHIPWATCH_DATABASE_URL"
@@ -44,5 +44,5 @@ def open_store(url: str | None, path: Path | str, *, memory_copy: bool = False,
     return mem
 
 
-__all__ = ["ENV_URL", "Conn", "FencedError", "SqliteStore", "Store", "database_url",
+__all__ = ["ENV_URL", "Conn", "FencedError", "SqliteStore", "StateBusy", "Store", "database_url",
            "open_store", "savepoint"]

@@ -25,6 +25,11 @@ class FencedError(StoreError):
     """This replica is no longer the leader: its write was refused and nothing committed."""
 
 
+class StateBusy(StoreError):
+    """Another writer held the state past the wait the caller bounded (`tx(wait=…)`):
+    nothing was done, and the caller may try again later."""
+
+
 class Cursor(Protocol):
     """What a statement returns: rows to fetch or iterate, and how many rows it changed."""
 
@@ -67,7 +72,10 @@ class Store(Protocol):
     lock: threading.RLock  # held while a thread uses SQLite's one connection; free on PG
     faults: WriteHealth  # a write the disk refused, while it lasts (SQLite's file)
 
-    def tx(self) -> AbstractContextManager[Conn]: ...
+    def tx(self, wait: float | None = None) -> AbstractContextManager[Conn]:
+        """A write transaction; `wait` (seconds) bounds the wait for other writers, past
+        which `StateBusy` is raised (None: wait as long as it takes)."""
+        ...
 
     def reading(self) -> AbstractContextManager[Conn]: ...
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
@@ -24,7 +25,7 @@ import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from bot.errors import StoreError
-from bot.store.base import WRITER_LOCK, Conn, Fence, FencedError
+from bot.store.base import WRITER_LOCK, Conn, Fence, FencedError, StateBusy
 from bot.store.faults import WriteHealth
 from bot.store.migrations import MIGRATIONS, migration_sql
 
@@ -104,6 +105,8 @@ class PgConn:
     def execute(self, sql: str, parameters: Any = (), /) -> psycopg.Cursor[Any]:
         try:
             return self.raw.execute(translate(sql), parameters)
+        except psycopg.errors.LockNotAvailable:  # a bounded wait (`tx(wait=…)`) ran out
+            raise StateBusy("database: the writer lock stayed held") from None
         except psycopg.OperationalError as exc:
             raise _lost(exc) from exc
 
@@ -208,23 +211,23 @@ class PostgresStore:
         self.fence = fence
 
     @contextmanager
-    def _checkout(self) -> Iterator[psycopg.Connection[Any]]:
-        """A pooled connection; no connection to be had (the server is gone, the pool is
-        exhausted for its timeout) is a `StoreError`."""
+    def _checkout(self, wait: float | None = None) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection (waiting at most `wait`, else the pool's timeout); no
+        connection to be had (the server is gone, the pool is exhausted) is a `StoreError`."""
         try:
-            with self.pool.connection() as raw:
+            with self.pool.connection(timeout=wait) as raw:
                 yield raw
         except psycopg.OperationalError as exc:  # PoolTimeout is one
             raise _lost(exc) from exc
 
     @contextmanager
-    def _session(self) -> Iterator[tuple[PgConn, bool]]:
+    def _session(self, wait: float | None = None) -> Iterator[tuple[PgConn, bool]]:
         """This thread's connection: the one in use (nested), else one from the pool."""
         current: PgConn | None = getattr(self._local, "conn", None)
         if current is not None:
             yield current, True
             return
-        with self._checkout() as raw:
+        with self._checkout(wait) as raw:
             conn = self._local.conn = PgConn(raw)
             try:
                 yield conn, False
@@ -236,13 +239,19 @@ class PostgresStore:
                 self._local.conn = None
 
     @contextmanager
-    def tx(self) -> Iterator[Conn]:
+    def tx(self, wait: float | None = None) -> Iterator[Conn]:
         """A write transaction: serialized with every other write, fenced, committed on
-        success, rolled back on any exception."""
-        with self._session() as (conn, nested):
+        success, rolled back on any exception. With `wait`, the wait for a pooled
+        connection and then for the writer lock each last at most what is left of it
+        (past it, `StateBusy` or `StoreError`); the lock wait alone is otherwise unbounded."""
+        deadline = None if wait is None else time.monotonic() + wait
+        with self._session(wait) as (conn, nested):
             if nested:
                 yield conn
                 return
+            if deadline is not None:  # lock_timeout covers advisory locks too; LOCAL: this tx
+                left = max(1, int((deadline - time.monotonic()) * 1000))
+                conn.execute(f"SET LOCAL lock_timeout = {left}")
             conn.execute("SELECT pg_advisory_xact_lock(?)", (WRITER_LOCK,))
             self._check_fence(conn)
             yield conn

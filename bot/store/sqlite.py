@@ -10,19 +10,21 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from bot.errors import StateWriteError, StoreError
-from bot.store.base import Conn, Fence
+from bot.store.base import Conn, Fence, StateBusy
 from bot.store.faults import WriteHealth
 from bot.store.migrations import MIGRATIONS, migration_sql
 from bot.store.readonly import open_file
 
 # Primary result codes of a write the disk could not take (the rest are our bugs or locks).
 WRITE_FAULTS = frozenset({sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_READONLY})
+BUSY_TIMEOUT = 30  # seconds a statement waits for another process's lock on the file
 
 
 class FaultConnection(sqlite3.Connection):
@@ -88,7 +90,7 @@ class SqliteStore:
                 fresh = path == ":memory:" or not Path(path).exists()
                 if path != ":memory:":
                     Path(path).parent.mkdir(parents=True, exist_ok=True)
-                conn = sqlite3.connect(path, check_same_thread=False, timeout=30,
+                conn = sqlite3.connect(path, check_same_thread=False, timeout=BUSY_TIMEOUT,
                                        factory=FaultConnection)
                 conn.faults = WriteHealth()
                 if fresh:  # only before the first table: retention gives pages back
@@ -147,12 +149,17 @@ class SqliteStore:
         self.fence = fence
 
     @contextmanager
-    def tx(self) -> Iterator[Conn]:
+    def tx(self, wait: float | None = None) -> Iterator[Conn]:
         """A write transaction: committed on success, rolled back on any exception. A commit
-        that changed something ends a write fault seen before it began."""
-        with self.lock:
+        that changed something ends a write fault seen before it began. With `wait`, the
+        wait for this process's other threads and for another process's write (SQLite's
+        busy timeout) together last at most that long, then `StateBusy`."""
+        deadline = None if wait is None else time.monotonic() + wait
+        if not self.lock.acquire(timeout=-1 if wait is None else wait):
+            raise StateBusy(f"state file {self.path}: in use by this process for {wait:g} s")
+        try:
             generation, changes = self.faults.generation, self._conn.total_changes
-            self._conn.execute("BEGIN IMMEDIATE")
+            self._begin(deadline)
             try:
                 yield self._conn
             except BaseException:
@@ -161,6 +168,25 @@ class SqliteStore:
             self._conn.commit()
             if self._conn.total_changes != changes:
                 self.faults.committed(generation)
+        finally:
+            self.lock.release()
+
+    def _begin(self, deadline: float | None) -> None:
+        """BEGIN IMMEDIATE (the write lock), waiting for another process's writer at most
+        until `deadline` when there is one."""
+        if deadline is None:
+            self._conn.execute("BEGIN IMMEDIATE")
+            return
+        left = max(1, int((deadline - time.monotonic()) * 1000))
+        self._conn.execute(f"PRAGMA busy_timeout = {left}")
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
+                raise
+            raise StateBusy(f"state file {self.path}: locked by another process") from None
+        finally:
+            self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT * 1000}")
 
     @contextmanager
     def reading(self) -> Iterator[Conn]:
