@@ -18,7 +18,7 @@ from bot.relevance.model import RelevanceModel
 # on stream-val with a model trained on stream-dev alone: see README, "Relevance".
 PENALTY = 1.0
 THRESHOLD = 0.05
-SUMMARY_THRESHOLD = 0.5
+SUMMARY_THRESHOLD = 0.4
 FOLLOW_BELOW = 0.3
 NEWTON_STEPS = 25
 
