@@ -1,0 +1,126 @@
+"""A real `chipwatch run` SIGKILLed inside the gap: the state held by another process, a
+button press and an admin command acknowledged from the journal, the bot killed before it
+could apply them. The next `chipwatch run` replays the journal: both applied once, both
+answered, the parent updated, the audit posted, and the command redelivered by Slack after
+the restart is answered as it was the first time."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.slack.interactions import DEFERRED
+from tests.conftest import REPO, write_config
+from tests.support.fake_slack import APP_TOKEN, TOKEN, FakeSlack
+from tests.support.fake_socket import FakeSocketMode, button, command
+from tests.support.feed_server import FeedServer
+from tests.support.util import rss, wait_for
+
+ADMIN = "UADMIN1"
+
+
+def _count(state: Path, sql: str) -> int:
+    """One number from the bot's state file, read beside it (0 while it is not there)."""
+    try:
+        db = sqlite3.connect(f"file:{state}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return 0
+    try:
+        return int(db.execute(sql).fetchone()[0])
+    except sqlite3.Error:
+        return 0
+    finally:
+        db.close()
+
+
+def _start(config: Path, slack: FakeSlack) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "SLACK_BOT_TOKEN": TOKEN,
+           "SLACK_API_URL": slack.base_url, "SLACK_APP_TOKEN": APP_TOKEN}
+    return subprocess.Popen([sys.executable, "-m", "bot", "run", "--config", str(config)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def _ack(socket: FakeSocketMode, eid: str) -> dict[str, Any]:
+    assert wait_for(lambda: socket.ack_for(eid), timeout=60), eid
+    return socket.ack_for(eid)[0]
+
+
+@pytest.mark.slow
+def test_killed_between_ack_and_apply_loses_nothing(tmp_path: Path, feed_server: FeedServer,
+                                                    fake_slack: FakeSlack) -> None:
+    url = feed_server.serve("/f.rss", rss(["China approves imports of Nvidia H200 chips"]))
+    config = write_config(tmp_path, [{"name": "f", "url": url, "interval": "1s"}],
+                          ops_channel="#ops",
+                          slack={"api_url": fake_slack.base_url, "per_channel_interval": "0s",
+                                 "admins": [ADMIN]})
+    state = tmp_path / "state" / "chipwatch.db"
+    journal = tmp_path / "state" / "chipwatch.slack-journal"
+    sent = "SELECT COUNT(*) FROM outbox WHERE kind = 'alert' AND state = 'sent'"
+    with FakeSocketMode() as socket:
+        fake_slack.state.socket_url = socket.url
+        first = _start(config, fake_slack)
+        try:
+            assert socket.wait_connections(1, timeout=90)
+            assert wait_for(lambda: _count(state, sent) >= 1, timeout=60)
+            parent = fake_slack.state.top_level("#chip-alerts")[0]
+            cid = fake_slack.state.channel_id("#chip-alerts")
+            # Another process writes to the state file (a backup, `state copy`…) and keeps
+            # it: the bot can apply nothing from here on.
+            other = sqlite3.connect(state, isolation_level=None)
+            other.execute("BEGIN IMMEDIATE")
+            pressed = socket.send("interactive", button("UREADER1", cid, parent["ts"],
+                                                        "chipwatch_not_relevant"))
+            mute = command(ADMIN, "CANY", "mute us-entity-list 2h")
+            muted = socket.send("slash_commands", mute)
+            acked = _ack(socket, pressed), _ack(socket, muted)
+            # Inside the gap: acknowledged, not applied (the state is still held), and now
+            # the process dies without a chance to do anything more.
+            first.send_signal(signal.SIGKILL)
+            first.wait(30)
+            assert _count(state, "SELECT COUNT(*) FROM slack_actions") == 0
+            other.execute("ROLLBACK")
+            other.close()
+        finally:
+            if first.poll() is None:
+                first.kill()
+            _, err1 = first.communicate(timeout=30)
+        assert acked[1]["payload"]["text"] == DEFERRED
+        assert "slack_action_deferred" in err1
+        assert len(journal.read_text().splitlines()) == 2
+        assert _count(state, "SELECT COUNT(*) FROM slack_actions") == 0
+        assert _count(state, "SELECT COUNT(*) FROM feedback") == 0
+
+        second = _start(config, fake_slack)
+        try:
+            assert socket.wait_connections(2, timeout=90)
+            applied = "SELECT COUNT(*) FROM slack_actions"
+            assert wait_for(lambda: _count(state, applied) == 2, timeout=60)
+            # Slack thinks the ack was lost and sends it again: answered as the first time.
+            socket.redeliver(muted, "slash_commands", mute)
+            assert wait_for(lambda: len(socket.ack_for(muted)) == 2, timeout=60)
+            assert socket.ack_for(muted)[1]["payload"] == acked[1]["payload"]
+            assert wait_for(lambda: len(fake_slack.state.ephemeral) == 2)
+            assert wait_for(lambda: len(fake_slack.state.top_level("#ops")) == 2)
+            assert wait_for(lambda: "Marked not relevant" in str(
+                fake_slack.state.top_level("#chip-alerts")[0]["blocks"]))
+            assert wait_for(lambda: journal.read_bytes() == b"")
+        finally:
+            second.send_signal(signal.SIGTERM)
+            _, err2 = second.communicate(timeout=60)
+            print(err1[-3000:], err2[-3000:])  # shown by pytest when the test fails
+    assert second.returncode == 0, err2
+    assert "slack_journal_replay entries=2" in err2
+    assert _count(state, "SELECT COUNT(*) FROM feedback") == 1
+    assert _count(state, "SELECT COUNT(*) FROM rule_mutes WHERE rule_id = "
+                         "'us-entity-list'") == 1
+    answers = sorted(m["text"] for m in fake_slack.state.ephemeral)
+    assert answers[0].startswith("Muted `us-entity-list` until")
+    assert answers[1].startswith("Thanks: recorded as a false alert")
