@@ -21,7 +21,8 @@ from bot.config.compile import compile_config
 from bot.config.duration import cli_duration, format_duration
 from bot.config.load import Located, Overlay, read_config
 from bot.errors import StoreError
-from bot.models import Severity
+from bot.models import Item, Severity
+from bot.relevance.judge import Fate
 from bot.route import route
 from bot.rules.engine import match
 from bot.store import actions, database_url, outbox
@@ -76,6 +77,7 @@ class Story:
     severity: str = ""
     marked_rules: set[str] = field(default_factory=set)  # rules behind Not-relevant marks
     actual_severity: str = ""
+    held: list[float] = field(default_factory=list)  # relevance scores of alerts held back
 
     @property
     def change(self) -> str:
@@ -84,7 +86,7 @@ class Story:
         if self.actual_alerted and not self.would:
             return "dropped"
         if not self.would:
-            return "none"
+            return "held" if self.held else "none"
         # Channels are compared only when known: a story alerted under a state file that
         # kept no outbox rows for it (pruned) has nothing to compare against.
         moved = bool(self.actual) and self.actual != self.would
@@ -114,12 +116,26 @@ def replay_items(config: Config, rules_config: Config, conn: Conn,
         too_old = published < fetched - max_age.get(row["feed"], config.settings.default_max_age)
         if m is None or too_old or row["status"] == "churn":
             continue
+        judge = rules_config.relevance
+        if judge is not None:
+            m, fate = judge.decide(_as_item(row, published, fetched), m)
+            if fate is not Fate.ALERT:
+                story.held.append(m.relevance if m.relevance is not None else 0.0)
+                if fate is Fate.DROP or judge.review_channel is None:
+                    continue
+                story.would.add(judge.review_channel)
+                continue
         routes = route(rules_config.routes, m)
         story.would |= {r.channel for r in routes}
         story.would_rules |= set(m.rule_ids)
         story.severity = max(story.severity, m.severity.label, key=_rank)
     _marks(conn, stories)
     return [s for s in stories.values() if s.change != "none"]
+
+
+def _as_item(row: Any, published: datetime, fetched: datetime) -> Item:
+    return Item(row["id"], row["feed"], row["title"], row["link"], row["summary"], published,
+                fetched, row["source"])
 
 
 def _marks(conn: Conn, stories: dict[str, Story]) -> None:
@@ -135,8 +151,8 @@ def _rank(label: str) -> int:
     return ["", "info", "low", "medium", "high", "critical"].index(label)
 
 
-KINDS = ("new", "dropped", "changed", "unchanged")
-MARKS = {"new": "+", "dropped": "-", "changed": "~", "unchanged": "="}
+KINDS = ("new", "dropped", "changed", "unchanged", "held")
+MARKS = {"new": "+", "dropped": "-", "changed": "~", "unchanged": "=", "held": "·"}
 
 
 def render(stories: list[Story], header: str) -> str:
@@ -164,6 +180,9 @@ def render(stories: list[Story], header: str) -> str:
                 detail += f" · severity was {s.actual_severity or '?'}"
             if kind == "changed" and s.actual and s.actual != s.would:
                 detail += f" · channels were {', '.join(sorted(s.actual))}"
+            if s.held:
+                detail += (f" · relevance held back {len(s.held)} (best score "
+                           f"{max(s.held):.2f})")
             if s.marked_rules:
                 detail += f" · marked not relevant (rules: {', '.join(sorted(s.marked_rules))})"
             lines.append(detail)
@@ -196,6 +215,7 @@ def replay(args: argparse.Namespace) -> int:
                                        "would_channels": sorted(s.would),
                                        "actual_channels": sorted(s.actual),
                                        "rules": sorted(s.would_rules),
+                                       "relevance_held": s.held,
                                        "marked_not_relevant_rules": sorted(s.marked_rules)}
                                       for s in stories]},
                          indent=2, ensure_ascii=False))

@@ -25,6 +25,7 @@ from bot.dedup.settings import DedupSettings
 from bot.errors import StoreError
 from bot.store import database_url, digests, outbox
 from bot.store import feeds as feed_store
+from bot.store import items as item_store
 from bot.store import notices as notice_store
 from bot.store import stories as story_store
 from bot.store.base import Conn
@@ -32,6 +33,9 @@ from bot.store.readonly import read_only, tables
 
 DEAD_SHOWN = 10
 REPLICAS_WITHIN = 300.0  # seconds: replicas heard from this recently are listed
+
+
+HELD_BACK_SPAN = timedelta(days=7)
 
 
 def register(sub: Any) -> None:
@@ -130,7 +134,18 @@ def gather(config: Config, now: datetime, url: str | None = None) -> dict[str, A
                 "stories": story_store.counts(conn, window) if "story_stories" in names
                 else {"open": 0, "total": 0},
                 "ha": _replicas(conn, config.settings.failover) if url is not None else None,
-                "state_facts": status_state.facts(conn, names, config, url)}
+                "state_facts": status_state.facts(conn, names, config, url),
+                "relevance": _held_back(conn, config, now)}
+
+
+def _held_back(conn: Conn, config: Config, now: datetime) -> dict[str, Any] | None:
+    """What the relevance model held back in the last week (None: no model)."""
+    if config.relevance is None:
+        return None
+    count, latest = item_store.held_back(conn, now - HELD_BACK_SPAN)
+    return {"model": config.relevance.source, "held_back_7d": count,
+            "latest": [{"title": r[0], "relevance": r[1], "status": r[2], "fetched": r[3]}
+                       for r in latest]}
 
 
 def _shown_status(f: dict[str, Any]) -> str:
@@ -181,6 +196,12 @@ def render(data: dict[str, Any], now: datetime) -> str:
                      + ("" if d["configured"] else " (no longer a digest route)"))
     st = data["stories"]
     lines.append(f"stories: open={st['open']} total={st['total']}")
+    rel = data.get("relevance")
+    if rel is not None:
+        lines.append(f"relevance: model {rel['model']}; held back {rel['held_back_7d']} alerts "
+                     "in the last 7 days (scored below the bar)")
+        lines += [f"  {r['relevance'] if r['relevance'] is not None else '?'} {r['status']} "
+                  f"{ago(r['fetched'], now)}: {r['title']}" for r in rel["latest"]]
     lines += status_state.lines(data, now, ago)
     ha = data.get("ha")
     if ha is not None:

@@ -127,6 +127,16 @@ def stored_since(conn: Conn, since: datetime) -> list[Any]:
                              (since.isoformat(),)).fetchall())
 
 
+def held_back(conn: Conn, since: datetime, most: int = 3) -> tuple[int, list[Any]]:
+    """Alerts the relevance model held back (status `irrelevant` or `review`) fetched since
+    `since`: how many, and the latest `most` (title, relevance, status, fetched)."""
+    where = "FROM items WHERE status IN ('irrelevant', 'review') AND fetched >= ?"
+    count = conn.execute(f"SELECT COUNT(*) {where}", (since.isoformat(),)).fetchone()[0]
+    rows = conn.execute(f"SELECT title, relevance, status, fetched {where} "
+                        "ORDER BY fetched DESC, id LIMIT ?", (since.isoformat(), most)).fetchall()
+    return int(count), list(rows)
+
+
 def feed_times(conn: Conn, feed: str, most: int) -> list[datetime]:
     """The latest `most` distinct times items of `feed` appeared (the earlier of published
     and fetched), newest first."""
