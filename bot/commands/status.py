@@ -29,7 +29,7 @@ from bot.store import items as item_store
 from bot.store import notices as notice_store
 from bot.store import stories as story_store
 from bot.store.base import Conn
-from bot.store.readonly import read_only, tables
+from bot.store.readonly import columns, read_only, tables
 
 DEAD_SHOWN = 10
 REPLICAS_WITHIN = 300.0  # seconds: replicas heard from this recently are listed
@@ -140,8 +140,8 @@ def gather(config: Config, now: datetime, url: str | None = None) -> dict[str, A
 
 def _held_back(conn: Conn, config: Config, now: datetime) -> dict[str, Any] | None:
     """What the relevance model held back in the last week (None: no model)."""
-    if config.relevance is None:
-        return None
+    if config.relevance is None or "relevance" not in columns(conn, "items"):
+        return None  # no model, or a state the bot has not migrated yet
     count, latest = item_store.held_back(conn, now - HELD_BACK_SPAN)
     return {"model": config.relevance.source, "held_back_7d": count,
             "latest": [{"title": r[0], "relevance": r[1], "status": r[2], "fetched": r[3]}

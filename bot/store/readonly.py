@@ -77,3 +77,13 @@ def tables(conn: Conn) -> set[str]:
         return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     return {r[0] for r in conn.execute(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")}
+
+
+def columns(conn: Conn, table: str) -> set[str]:
+    """The column names of `table` (either backend): a state not yet migrated by the bot
+    may lack the newest."""
+    if isinstance(conn, sqlite3.Connection):
+        return {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+    return {r[0] for r in conn.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = "
+        "current_schema() AND table_name = ?", (table,))}
