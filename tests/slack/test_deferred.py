@@ -19,6 +19,7 @@ from bot.slack.interactions import DEFERRED
 from bot.store.base import WRITER_LOCK
 from tests.slack.conftest import ADMIN, H200, USER, TwoWay
 from tests.support.fake_socket import button, command
+from tests.support.figures import FIGURES
 from tests.support.util import wait_for
 
 pytestmark = pytest.mark.slow  # Socket Mode end to end over a real websocket on loopback
@@ -69,8 +70,10 @@ def test_busy_file_journals_acks_and_answers_the_same(two_way: TwoWay) -> None:
     with file_held(w), lines() as log:
         pressed, ack, _ = w.send("interactive", _press(w))
         assert ack.get("payload") in (None, {})
-        muted, first, _ = w.send("slash_commands", mute)
+        muted, first, took = w.send("slash_commands", mute)
         assert first["payload"]["text"] == DEFERRED
+        FIGURES.setdefault("deferred Socket Mode ack (s, state held)", {})["sqlite file"] = (
+            f"{took:.2f}",)
         _, again, _ = w.send("slash_commands", mute, envelope_id=muted, retry=1)
         assert again["payload"] == first["payload"]  # still waiting: the same answer
         assert len(_journal(w).read_text().splitlines()) == 2  # on disk before the acks
@@ -154,9 +157,11 @@ def test_postgres_writer_lock_held_is_journaled_within_the_bound(two_way: TwoWay
     try:
         other.execute("SELECT pg_advisory_lock(%s)", (WRITER_LOCK,))  # a writer that stalls
         # Unbounded, the ack would wait for the lock; the lock is held until the ack comes.
-        muted, first, _ = w.send("slash_commands", command(ADMIN, "CANY",
-                                                           "mute us-entity-list 2h"))
+        muted, first, took = w.send("slash_commands", command(ADMIN, "CANY",
+                                                              "mute us-entity-list 2h"))
         assert first["payload"]["text"] == DEFERRED
+        FIGURES.setdefault("deferred Socket Mode ack (s, state held)", {})["postgresql"] = (
+            f"{took:.2f}",)
         assert w.rows("SELECT COUNT(*) FROM slack_actions") == [(0,)]
     finally:
         other.execute("SELECT pg_advisory_unlock(%s)", (WRITER_LOCK,))
