@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.clock import Clock
-from bot.errors import CredentialsError, DeliveryError, PermanentDeliveryError
+from bot.errors import CredentialsError, DeliveryError, PermanentDeliveryError, StoreError
 from bot.slack.notifier import Notifier, Posted
 from bot.store import outbox
 from bot.store.base import FencedError, Store
@@ -167,16 +167,23 @@ class Sender:
         report = DrainReport()
         if self.halted and (self.clock.monotonic() < self._recheck_at or not self.check_token()):
             return report
-        if self._unsettled is None or (self._unsettled
-                                       and self.clock.monotonic() >= self._settle_at):
-            self._settle()
-        while not stop.is_set() and not self.halted:
-            row, wait = self._next()
-            if row is None or wait > max_wait:
-                return report
-            if wait > 0 and stop.wait(wait):
-                return report
-            self._send(row, report)
+        try:
+            if self._unsettled is None or (self._unsettled
+                                           and self.clock.monotonic() >= self._settle_at):
+                self._settle()
+            while not stop.is_set() and not self.halted:
+                row, wait = self._next()
+                if row is None or wait > max_wait:
+                    return report
+                if wait > 0 and stop.wait(wait):
+                    return report
+                self._send(row, report)
+        except StoreError:
+            # A write failed (connection lost, server restarting, an answer lost): a row may
+            # be in flight in the state while Slack has it, or not. Its channel waits behind
+            # it (see `outbox.heads`) and the next drain looks it up in Slack again.
+            self._unsettled = None
+            raise
         return report
 
     def _next(self) -> tuple[OutboxRow | None, float]:
@@ -198,6 +205,9 @@ class Sender:
     def _send(self, row: OutboxRow, report: DrainReport) -> None:
         self._free_at[row.channel] = self.clock.monotonic() + self.interval
         if row.kind.threaded and row.thread_ts is None:
+            # Rows go out in order per channel, so the parent has gone before: it is dead.
+            log.error("slack_dead_letter channel=%s key=%s error=parent alert was never "
+                      "delivered", row.channel, row.key)
             self._finish(row, None, "parent alert was never delivered", dead=True)
             report.dead += 1
             return

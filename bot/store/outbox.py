@@ -196,15 +196,18 @@ def adopt_threads(conn: Conn, winner: str, losers: tuple[str, ...]) -> None:
 
 
 def heads(conn: Conn) -> list[tuple[OutboxRow, datetime]]:
-    """The oldest pending row of each channel (what `pending` lists first per channel), oldest
-    first: only a channel's oldest row may be sent, and decoding every waiting message each
-    time one is sent made draining a long outbox quadratic."""
+    """The oldest unsent row of each channel where that row is pending, oldest first: only a
+    channel's oldest row may be sent, and decoding every waiting message each time one is
+    sent made draining a long outbox quadratic. A channel whose oldest unsent row is in
+    flight has no head until that row is settled: Slack may hold it, and the rows behind
+    it (its replies, which need its ts) must not overtake it."""
     rows = conn.execute(
         """SELECT o.*, p.ts AS parent_ts FROM outbox o
            LEFT JOIN threads t ON t.story_id = o.story_id AND t.channel = o.channel
            LEFT JOIN outbox p ON p.id = t.outbox_id AND o.kind IN ('reply', 'update')
-           WHERE o.id IN (SELECT MIN(id) FROM outbox WHERE state = ? GROUP BY channel)
-           ORDER BY o.id""", (State.PENDING,)).fetchall()
+           WHERE o.id IN (SELECT MIN(id) FROM outbox WHERE state IN (?, ?) GROUP BY channel)
+             AND o.state = ?
+           ORDER BY o.id""", (State.PENDING, State.INFLIGHT, State.PENDING)).fetchall()
     return [(_row(r, r["parent_ts"]), datetime.fromisoformat(r["next_attempt"])) for r in rows]
 
 
