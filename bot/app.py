@@ -30,7 +30,7 @@ from bot.state_metrics import watch_state
 from bot.store import SqliteStore, database_url, open_store, outbox
 from bot.store import feeds as feed_store
 from bot.store.base import Store
-from bot.stories import make_stories
+from bot.stories import EngineStories, make_stories
 
 log = logging.getLogger("chipwatch.app")
 
@@ -107,6 +107,8 @@ class App:
                              self.metrics)
         self.sender.may_send = self.leader.may_act
         self.poller.on_alert = self.wake.set
+        if isinstance(self.stories, EngineStories):
+            self.poller.stories_stale = self.stories.reload_later
         self.poller.stop = self.stop
         self.heartbeat = Heartbeat(settings.heartbeat_path, self.clock,
                                    lambda: self.sender.halted, self._write_fault,

@@ -131,6 +131,9 @@ class Poller:
         # dropped unrecorded (the feed is polled again next time, not counted as failing).
         self.stop = threading.Event()
         self.buttons = False  # parent alerts get interactive buttons (Socket Mode is on)
+        # Told when the story engine's memory may no longer match the store: a transaction
+        # (or a feed's savepoint) that held its writes rolled back, or the lead changed.
+        self.stories_stale: Callable[[], None] = lambda: None
 
     @property
     def config(self) -> Config:
@@ -179,7 +182,7 @@ class Poller:
         config = self.config
         reports: list[tuple[PollReport, int]] = []
         fetches: list[feed_store.Fetch] = []
-        with self.db.tx() as conn:
+        with self._forgetting_on_rollback(), self.db.tx() as conn:
             known = item_store.known(conn, _items(batch), now)
             for i, polled in enumerate(batch):
                 f = polled.fetched
@@ -194,6 +197,7 @@ class Poller:
                     raise
                 except Exception:
                     log.exception("poll_failed feed=%s", f.feed.name)
+                    self.stories_stale()  # the feed's story writes were rolled back
                     # What this feed took is rolled back: look the rest up afresh.
                     known = item_store.known(conn, _items(batch[i + 1:]), now)
                 else:
@@ -211,6 +215,16 @@ class Poller:
         if any(r.alerts for r, _ in reports) or notices:
             self.on_alert()
         return [r for r, _ in reports]
+
+    @contextmanager
+    def _forgetting_on_rollback(self) -> Iterator[None]:
+        """A batch that fails (the database went away, or its commit's answer was lost) may
+        or may not be in the store: the story engine reloads what is."""
+        try:
+            yield
+        except BaseException:
+            self.stories_stale()
+            raise
 
     def _parse(self, batch: Sequence[Fetched]) -> list[Polled]:
         """Parse a batch's bodies: in the worker pool when there are several and it runs,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.dedup import DedupSettings, StoryEngine, StoryInput
 from bot.models import Item, Match
 from bot.pipeline import OwnStory, Stories
+from bot.relevance.judge import FOLLOW_TAG
 from bot.store import outbox
 from bot.store.base import Store
 from bot.store.stories import SqlStoryStore
@@ -17,10 +18,27 @@ class EngineStories:
     def __init__(self, engine: StoryEngine, db: Store) -> None:
         self.engine = engine
         self.db = db
+        self.stale = False  # the engine's memory may differ from the store: reload first
+
+    def reload_later(self) -> None:
+        """The engine's memory may no longer match the store: a transaction holding its
+        writes rolled back (the database went away mid-batch, or one feed failed), or
+        another replica led meanwhile. It is rebuilt from the store at the next assignment,
+        inside that transaction (the database may be down now). Without this, an item of a
+        rolled-back batch fetched again would get its remembered story and no story row."""
+        self.stale = True
 
     def assign(self, item: Item, match: Match) -> tuple[str, int] | None:
+        if self.stale:
+            self.engine.reload()
+            self.stale = False
         got = self.engine.assign(StoryInput(item.id, item.title, item.link, item.source,
                                             item.published, item.summary, match.tags))
+        if got is None and match.model_follow:
+            # Only the model called it a follow-up, and it follows nothing here: a report.
+            got = self.engine.assign(StoryInput(
+                item.id, item.title, item.link, item.source, item.published, item.summary,
+                match.tags - {FOLLOW_TAG}))
         if got is None:
             return None
         if got.merged:

@@ -36,15 +36,20 @@ class StoryEngine:
         self.settings = settings
         self._store = store
         self._bg_given = background
-        self._index = CandidateIndex(settings.posting_cap)
+        self.reload()
+
+    def reload(self) -> None:
+        """Forget what is held in memory and rebuild the live stories from the store (if
+        any): after a write of the store's was rolled back, or another writer changed it."""
+        self._index = CandidateIndex(self.settings.posting_cap)
         self._stories: OrderedDict[str, Story] = OrderedDict()  # least recently active first
         self._by_id: dict[str, str] = {}
         self._by_url: dict[str, str] = {}
         self._by_title: dict[str, str] = {}
         self._now: datetime | None = None
         self._seq = 0
-        if store is not None:
-            self._load(store)
+        if self._store is not None:
+            self._load(self._store)
 
     @property
     def _bg(self) -> Background:

@@ -40,6 +40,8 @@ class Duties:
         """Settle the outbox, then start recording, sending and the scheduled jobs."""
         parts = self.parts
         parts.sender.recover()
+        # Another replica may have led meanwhile, or this one's last batches rolled back.
+        parts.poller.stories_stale()
         self.processor.start()
         self.sender.start()
 
