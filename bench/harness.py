@@ -54,12 +54,14 @@ def start_server(feeds: int, items: int, latency: float, hosts: int = 100) -> Se
 
 
 def write_config(workdir: Path, urls: list[str], **overrides: Any) -> Path:
-    """A config with the bundled rules and routes, these feeds, and state in `workdir`."""
+    """A config with the bundled rules, routes and relevance model, these feeds, and state in
+    `workdir`; `relevance=None` turns the model off."""
     base = yaml.safe_load((ROOT / "config" / "chipwatch.yaml").read_text())
     data: dict[str, Any] = {
         "defaults": {"interval": "10m", "max_age": "3650d", "jitter": "0s"},
         "feeds": [{"name": f"feed-{i:04d}", "url": u} for i, u in enumerate(urls)],
         "terms": base.get("terms", {}), "rules": base["rules"], "routes": base["routes"],
+        "relevance": base.get("relevance"),  # the bundled model (None: off)
         "state": {"path": str(workdir / "state" / "chipwatch.db")},
         "slack": {"per_channel_interval": "0s"},
         "fetch": {"concurrency": 64, "per_host": 8},

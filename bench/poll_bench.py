@@ -130,7 +130,7 @@ def top_up(config_state: Path, target: int) -> int:
         conn.execute(
             "INSERT INTO items SELECT id || ':old' || ?1, feed, link_norm || '/old' || ?1, "
             "title_norm || ' old ' || ?1, title, link || '/old' || ?1, summary, source, "
-            "published, fetched, story_id, rules, tags, severity, status FROM items "
+            "published, fetched, story_id, rules, tags, severity, status, relevance FROM items "
             "WHERE id NOT LIKE '%:old%' LIMIT ?2", (n, target - have))
         conn.commit()
         have = conn.execute("SELECT COUNT(*) FROM items").fetchone()[0]
@@ -143,9 +143,16 @@ def bench_rss(server: Server, config: Path, workdir: Path, first: Run,
     stored = top_up(workdir / "state" / "chipwatch.db", 100_000)
     server.call(f"/change?fraction={CHANGED}&seed={args.seed + 1}")
     run = once(config)
+    # The same cycle without the relevance model: what the model adds to memory.
+    write_config(workdir, server.urls, relevance=None)
+    server.call(f"/change?fraction={CHANGED}&seed={args.seed + 2}")
+    plain = once(config)
+    write_config(workdir, server.urls)
     print(f"\n(b) peak RSS with {FEEDS} feeds and {stored:,} stored items "
           "(the warm-up stored 50,000; copies of them, with new ids, stand for older history)")
     print(f"  steady run --once:  {run.rss_mb:6.1f} MB   (target <= 120 MB)")
+    print(f"  the same without the relevance model: {plain.rss_mb:6.1f} MB "
+          f"(the model adds {run.rss_mb - plain.rss_mb:+.1f} MB)")
     print(f"  first run (parses all 50,000 items): {first.rss_mb:6.1f} MB")
 
 

@@ -61,6 +61,9 @@ class Match:
     tags: frozenset[str]
     severity: Severity
     relevance: float | None = None
+    # The relevance model, not a rule, read it as a follow-up: it joins a thread if it can,
+    # and opens one if there is none (a model's misreading must not lose a development).
+    model_follow: bool = False
 
     @property
     def rule_ids(self) -> tuple[str, ...]:

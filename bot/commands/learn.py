@@ -101,7 +101,7 @@ def learn(args: argparse.Namespace) -> int:
         "embedder": EMBEDDER_NAME,
         "recipe": {"penalty": recipe.penalty, "threshold": recipe.threshold,
                    "summary_threshold": recipe.summary_threshold,
-                   "follow_below": recipe.follow_below},
+                   "follow_below": recipe.follow_below, "dev_penalty": recipe.dev_penalty},
         "held_out": held_out,
         "in_sample": in_sample,
     }

@@ -78,8 +78,11 @@ class Judge:
         if not self.applies(match):
             return match, Fate.ALERT
         v = self.verdict(item)
-        tags = match.tags | {FOLLOW_TAG} if v.kind is Kind.FOLLOW_UP else match.tags
-        scored = replace(match, tags=tags, relevance=v.score)
+        if v.kind is Kind.FOLLOW_UP and FOLLOW_TAG not in match.tags:
+            scored = replace(match, tags=match.tags | {FOLLOW_TAG}, relevance=v.score,
+                             model_follow=True)
+        else:
+            scored = replace(match, relevance=v.score)
         if v.kind is not Kind.NEITHER:
             return scored, Fate.ALERT
         return scored, Fate.REVIEW if self.below is Below.REVIEW else Fate.DROP

@@ -17,6 +17,7 @@ from bot.relevance.model import RelevanceModel
 # Chosen on stream-dev (a model trained on its first half, scored on its second) and checked
 # on stream-val with a model trained on stream-dev alone: see README, "Relevance".
 PENALTY = 1.0
+DEV_PENALTY = 0.3  # the development head: fewer items, a lighter penalty
 THRESHOLD = 0.05
 SUMMARY_THRESHOLD = 0.4
 FOLLOW_BELOW = 0.3
@@ -49,6 +50,7 @@ class Recipe:
     threshold: float = THRESHOLD
     summary_threshold: float = SUMMARY_THRESHOLD
     follow_below: float = FOLLOW_BELOW
+    dev_penalty: float = DEV_PENALTY
 
 
 def train(data: Sequence[Labelled], embedder: Embedder, recipe: Recipe = Recipe(),
@@ -58,8 +60,12 @@ def train(data: Sequence[Labelled], embedder: Embedder, recipe: Recipe = Recipe(
     weight = np.array([d.weight for d in data])
     relevant = np.array([d.label != "neg" for d in data])
     rel = fit_logistic(x, relevant.astype(float), weight, recipe.penalty)
-    is_dev = np.array([d.label == "dev" for d in data], dtype=float)
-    dev = fit_logistic(x[relevant], is_dev[relevant], weight[relevant], recipe.penalty)
+    is_dev = np.array([d.label == "dev" for d in data], dtype=float)[relevant]
+    # Classes weighed equally: reports outnumber follow-ups in the labels, and a head fitted
+    # to that prior calls almost everything a development.
+    devs = float(is_dev.sum())
+    balance = np.where(is_dev == 1, 1.0, devs / max(1.0, len(is_dev) - devs))
+    dev = fit_logistic(x[relevant], is_dev, weight[relevant] * balance, recipe.dev_penalty)
     return RelevanceModel(rel, dev, recipe.threshold, recipe.follow_below,
                           recipe.summary_threshold, card or {}, embedder)
 
