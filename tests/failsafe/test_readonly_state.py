@@ -9,8 +9,6 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,17 +22,6 @@ pytestmark = pytest.mark.slow  # subprocess runs as another user
 
 ENTITY = "US adds Chinese chip firms to the entity list"
 
-
-@pytest.fixture
-def shared_dir() -> Iterator[Path]:
-    """A directory another user can read (pytest's own tmp dir is private to root)."""
-    path = Path(tempfile.mkdtemp(prefix="chipwatch-ro-"))
-    path.chmod(0o755)
-    yield path
-    for p in [path, *path.rglob("*")]:
-        if p.is_dir():
-            p.chmod(0o755)
-    shutil.rmtree(path)
 
 
 def _as_reader(shared_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -9,8 +9,6 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -41,17 +39,6 @@ def test_status_shows_digests(tmp_path: Path, feed_server: FeedServer) -> None:
     assert hourly["next_send"].endswith(":00:00+00:00")  # on the hour
     assert data["now"] < hourly["next_send"]
 
-
-@pytest.fixture
-def shared_dir() -> Iterator[Path]:
-    """A directory another user can read (pytest's own tmp dir is private to root)."""
-    path = Path(tempfile.mkdtemp(prefix="chipwatch-ro-"))
-    path.chmod(0o755)
-    yield path
-    for p in [path, *path.rglob("*")]:
-        if p.is_dir():
-            p.chmod(0o755)
-    shutil.rmtree(path)
 
 
 @pytest.mark.slow
