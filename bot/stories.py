@@ -6,7 +6,6 @@ from bot.dedup import DedupSettings, StoryEngine, StoryInput
 from bot.models import Item, Match
 from bot.pipeline import OwnStory, Stories
 from bot.relevance.judge import FOLLOW_TAG
-from bot.relevance.judge import FOLLOW_TAG
 from bot.store import outbox
 from bot.store.base import Store
 from bot.store.stories import SqlStoryStore
@@ -35,11 +34,6 @@ class EngineStories:
             self.stale = False
         got = self.engine.assign(StoryInput(item.id, item.title, item.link, item.source,
                                             item.published, item.summary, match.tags))
-        if got is None and match.model_follow:
-            # Only the model called it a follow-up, and it follows nothing here: a report.
-            got = self.engine.assign(StoryInput(
-                item.id, item.title, item.link, item.source, item.published, item.summary,
-                match.tags - {FOLLOW_TAG}))
         if got is None and match.model_follow:
             # Only the model called it a follow-up, and it follows nothing here: a report.
             got = self.engine.assign(StoryInput(
