@@ -64,6 +64,8 @@ class Match:
     # The relevance model, not a rule, read it as a follow-up: it joins a thread if it can,
     # and opens one if there is none (a model's misreading must not lose a development).
     model_follow: bool = False
+    # The model's chance that a relevant item reports a new decision (None: not scored).
+    development: float | None = None
 
     @property
     def rule_ids(self) -> tuple[str, ...]:

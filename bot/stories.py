@@ -10,6 +10,10 @@ from bot.store import outbox
 from bot.store.base import Store
 from bot.store.stories import SqlStoryStore
 
+# The model's development probability from which a report counts as a decision: well past
+# even (its development head weighs both classes equally), so reactions still thread.
+DECISION = 0.7
+
 
 class EngineStories:
     """Assigns items to stories with the rapidfuzz story engine, persisted in the state DB.
@@ -32,8 +36,10 @@ class EngineStories:
         if self.stale:
             self.engine.reload()
             self.stale = False
+        decision = match.development is not None and match.development >= DECISION
         got = self.engine.assign(StoryInput(item.id, item.title, item.link, item.source,
-                                            item.published, item.summary, match.tags))
+                                            item.published, item.summary, match.tags,
+                                            decision))
         if got is None and match.model_follow:
             # Only the model called it a follow-up, and it follows nothing here: a report.
             got = self.engine.assign(StoryInput(

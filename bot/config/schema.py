@@ -194,6 +194,9 @@ class DedupConfig(_Strict):
     # join_threshold: a development's first-day reports are worded every which way).
     fresh_span: Duration = timedelta(0)
     fresh_threshold: float = Field(1.0, gt=0, le=1)
+    # A report joins no story whose first report names other governments than it does,
+    # none in common (China aside: the usual target): another actor's decision.
+    distinct_actors: bool = False
 
 
 class MetricsConfig(_Strict):

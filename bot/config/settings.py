@@ -94,7 +94,7 @@ def compile_settings(raw: ChipwatchConfig, config_path: Path) -> Settings:
                     follow_tags=follow_tags, follow_window=d.follow_window,
                     follow_threshold=d.follow_threshold, founding=d.founding,
                     lifespan=d.lifespan, fresh_span=d.fresh_span,
-                    fresh_threshold=d.fresh_threshold,
+                    fresh_threshold=d.fresh_threshold, distinct_actors=d.distinct_actors,
                     follow_joins_only=bool(follow_tags)) if d.enabled else None
     return Settings(
         state_path=(config_path.parent / raw.state.path).resolve(),

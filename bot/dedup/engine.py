@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from rapidfuzz import fuzz, process
 
+from bot.dedup.actors import actors, apart
 from bot.dedup.index import CandidateIndex
 from bot.dedup.normalize import normalize_title, normalize_url
 from bot.dedup.settings import Assignment, DedupSettings, StoryInput
@@ -82,7 +83,7 @@ class StoryEngine:
                 summary_scale=s.summary_scale, summary_words=s.summary_words,
             ),
         )
-        chosen, merge_with = self._choose(member)
+        chosen, merge_with = self._choose(member, item.decision)
         if chosen is None and member.follow and s.follow_joins_only:
             return None
         self._seq += 1
@@ -105,7 +106,8 @@ class StoryEngine:
                 merged.append(loser)
         return Assignment(story.id, is_new, story.size, len(story.sources), tuple(merged))
 
-    def _choose(self, member: Member) -> tuple[Story | None, list[Story]]:
+    def _choose(self, member: Member, decision: bool = False
+                ) -> tuple[Story | None, list[Story]]:
         """The story to join (None: start one) and stories to merge into it afterwards.
 
         A follow-up may join any story still kept (`follow_window`) at `follow_threshold`,
@@ -129,6 +131,9 @@ class StoryEngine:
         if not follow and s.lifespan is not None and self._now is not None:
             born = self._now - s.lifespan
             shortlist = [st for st in shortlist if st.first_seen >= born]
+        if decision and not follow and s.distinct_actors:
+            mine = actors(member.title_key)
+            shortlist = [st for st in shortlist if not apart(mine, st.actors)]
         if not shortlist:
             return None, []
         near = self._near_duplicate(member.title_key, shortlist)

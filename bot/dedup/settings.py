@@ -44,6 +44,10 @@ class DedupSettings:
     """The score at which a follow-up joins the best live story (below `join_threshold`:
     a follow-up names no new decision, so it belongs in some running thread)."""
     follow_joins_only: bool = False
+    distinct_actors: bool = False
+    """A decision (see `StoryInput.decision`) joins no story whose first report names other
+    governments than it does, none in common (China aside, the usual target: see
+    `bot.dedup.actors`); reactions still join the development they answer."""
     """A follow-up that finds no story to join starts none (the engine returns None): a
     reaction or an analysis is never a development of its own."""
     founding: timedelta | None = None
@@ -81,6 +85,9 @@ class StoryInput:
     summary: str = ""
     tags: frozenset[str] = frozenset()
     """What the rules said the item is about; only `follow_tags` among them matter here."""
+    decision: bool = False
+    """Read (by the relevance model) as a report of a new decision rather than a reaction:
+    with `distinct_actors`, it stays out of stories of other governments' decisions."""
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bot.dedup.actors import actors
+
 
 @dataclass(frozen=True)
 class Member:
@@ -91,6 +93,8 @@ class Story:
     """(item id, url key, title key) of every member, for exact lookups and expiry."""
     last_report: datetime | None = None
     """When the latest item that was not a follow-up arrived."""
+    actors: frozenset[str] = frozenset()
+    """The governments its first report names (see `bot.dedup.actors`); none: any."""
 
     def __post_init__(self) -> None:
         self.recent = deque(maxlen=self.members_kept)
@@ -126,6 +130,8 @@ class Story:
     def add(self, member: Member) -> None:
         """Fold one item into the profile."""
         self.sources.add(member.source)
+        if not member.follow and self.last_report is None:  # its first report
+            self.actors = actors(member.title_key)
         self.last_seen = max(self.last_seen, member.published)
         self.first_seen = min(self.first_seen, member.published)
         if not member.follow:

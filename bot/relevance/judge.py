@@ -80,9 +80,9 @@ class Judge:
         v = self.verdict(item)
         if v.kind is Kind.FOLLOW_UP and FOLLOW_TAG not in match.tags:
             scored = replace(match, tags=match.tags | {FOLLOW_TAG}, relevance=v.score,
-                             model_follow=True)
+                             model_follow=True, development=v.development)
         else:
-            scored = replace(match, relevance=v.score)
+            scored = replace(match, relevance=v.score, development=v.development)
         if v.kind is not Kind.NEITHER:
             return scored, Fate.ALERT
         return scored, Fate.REVIEW if self.below is Below.REVIEW else Fate.DROP
