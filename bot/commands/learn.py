@@ -18,6 +18,7 @@ from bot.relevance.features import EMBEDDER_NAME
 from bot.relevance.judge import EMBEDDER, FOLLOW_TAG
 from bot.relevance.model import to_json
 from bot.relevance.train import (
+    DEV_PENALTY,
     FOLLOW_BELOW,
     PENALTY,
     SUMMARY_THRESHOLD,
@@ -49,6 +50,8 @@ def register(sub: Any) -> None:
                    help="the same for an alert that rests on words of the summary")
     p.add_argument("--follow-below", type=float, default=FOLLOW_BELOW,
                    help="development probability below which a relevant item is a follow-up")
+    p.add_argument("--dev-penalty", type=float, default=DEV_PENALTY,
+                   help="L2 penalty of the development head")
     p.add_argument("--out", "-o", required=True, help="model file to write (JSON)")
     p.set_defaults(func=learn)
 
@@ -66,7 +69,8 @@ def _show(title: str, figs: dict[str, Any]) -> None:
 
 
 def learn(args: argparse.Namespace) -> int:
-    recipe = Recipe(args.penalty, args.threshold, args.summary_threshold, args.follow_below)
+    recipe = Recipe(args.penalty, args.threshold, args.summary_threshold, args.follow_below,
+                    args.dev_penalty)
     try:
         periods = _periods(args.stream)
         extra = [row for path in args.feedback for row in feedback(Path(path))]

@@ -135,7 +135,8 @@ def test_bundled_model_is_what_learn_makes_from_the_streams(tmp_path: Path) -> N
     recipe = bundled.card["recipe"]
     args += ["--penalty", str(recipe["penalty"]), "--threshold", str(recipe["threshold"]),
              "--summary-threshold", str(recipe["summary_threshold"]),
-             "--follow-below", str(recipe["follow_below"])]
+             "--follow-below", str(recipe["follow_below"]),
+             "--dev-penalty", str(recipe["dev_penalty"])]
     assert main(args) == 0
     fresh = load_model(out)
     # Same recipe, same data: the same weights (to the file's rounding, whatever BLAS).
