@@ -60,10 +60,15 @@ class JsonFormatter(logging.Formatter):
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname.lower(), "logger": record.name, "event": event,
         }
-        data.update(fields)
+        # A field named like one of the line's own (`ts=` of a Slack message) keeps its
+        # value under a prefixed name instead of overwriting the line's time or level.
+        data.update({f"field_{k}" if k in _OWN_KEYS else k: v for k, v in fields.items()})
         if record.exc_info:
             data["exception"] = redact(self.formatException(record.exc_info).splitlines()[-1])
         return json.dumps(data, ensure_ascii=False)
+
+
+_OWN_KEYS = frozenset({"ts", "level", "logger", "event"})
 
 
 def _pairs(text: str) -> dict[str, object]:

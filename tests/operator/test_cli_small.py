@@ -49,6 +49,15 @@ def test_json_fields_keep_numbers_and_text_apart() -> None:
     assert (data["feed"], data["took"], data["error"]) == ("007", "1.5s", "HTTP 503 from upstream")
 
 
+def test_a_field_named_like_the_lines_own_keeps_both() -> None:
+    data = json.loads(JsonFormatter().format(_record(
+        "chipwatch.sender", "outbox_recovered key=alert|s1|#c ts=1767000000.000100 "
+                            "level=high")))
+    assert data["event"] == "outbox_recovered" and data["level"] == "info"
+    assert data["ts"].startswith("20") and data["field_ts"] == 1767000000.0001
+    assert data["field_level"] == "high"
+
+
 def test_library_log_lines_are_events_too() -> None:
     text = "Failed to send a request to Slack API server: <urlopen error timed out>\n retry=2 " \
            "token xoxb-1-secret"
