@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from bot.errors import redact
 
 _NUMBER_RE = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?")
+# A Slack message ts ("1767000000.000100") is an id, not a number: a float would round it.
+_SLACK_TS_RE = re.compile(r"\d{9,}\.\d{6}")
 
 
 def _own(record: logging.LogRecord) -> bool:
@@ -90,7 +92,7 @@ def _pairs(text: str) -> dict[str, object]:
 
 
 def _number(value: str) -> object:
-    if not _NUMBER_RE.fullmatch(value):
+    if not _NUMBER_RE.fullmatch(value) or _SLACK_TS_RE.fullmatch(value):
         return value
     return float(value) if "." in value else int(value)
 
