@@ -38,6 +38,7 @@ from tests.conftest import REPO, TEST_RULES, slack_env, write_config
 from tests.support.fake_slack import FakeSlack, Fault
 from tests.support.feed_server import FeedServer
 from tests.support.figures import FIGURES
+from tests.support.procs import stop_all
 from tests.support.util import GrowingFeed, wait_for
 
 SEED = 20260129
@@ -97,15 +98,7 @@ class Replicas:
         return name
 
     def stop_all(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGCONT)
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs.values():
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_all(self.procs.values(), resume=True)
 
 
 def _lease(conn: psycopg.Connection[Any]) -> tuple[int, str | None]:

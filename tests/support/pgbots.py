@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from typing import Any
 import psycopg
 
 from tests.conftest import REPO, write_config
+from tests.support.procs import stop_all
 
 
 def free_port() -> int:
@@ -82,14 +82,7 @@ class Bots:
         return None
 
     def stop(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs.values():
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_all(self.procs.values())
 
 
 def lease(url: str) -> tuple[int, str | None]:
