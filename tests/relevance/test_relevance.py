@@ -218,3 +218,15 @@ def test_bundled_model_keeps_every_headline_the_rules_catch_in_the_headline_sets
             alerted_negatives.append(title)
     assert not dropped
     assert len(alerted_negatives) <= 0.005 * negatives, alerted_negatives
+
+
+def test_a_rule_that_opts_out_is_not_judged(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "chipwatch.yaml"
+    config.write_text((CONFIG % "").replace("    severity: medium\n",
+                                            "    severity: medium\n    relevance: false\n"),
+                      encoding="utf-8")
+    assert main(["backtest", "--config", str(config), "--json", str(_archive(tmp_path))]) == 0
+    sent = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    parents = {m["id"] for m in sent if m["kind"] == "parent"}
+    assert {"n1", "n2"} <= parents  # the rule's own word, unjudged
