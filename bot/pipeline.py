@@ -142,8 +142,8 @@ def match_rules(ctx: RunContext, cands: list[Candidate]) -> list[Candidate]:
 
 def judge_relevance(ctx: RunContext, cands: list[Candidate]) -> list[Candidate]:
     """The learned second opinion on each alert: its score goes on the match; below the
-    threshold it is dropped (recorded with its score) or sent for review; a follow-up is
-    tagged so that it joins a thread and never opens one."""
+    bar it is dropped (recorded with its score) or sent for review; a follow-up is tagged
+    so that it joins a thread where it finds one (see `bot.stories`)."""
     judge = ctx.config.relevance
     if judge is None:
         return cands

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.dedup import DedupSettings, StoryEngine, StoryInput
 from bot.models import Item, Match
 from bot.pipeline import OwnStory, Stories
@@ -37,14 +39,12 @@ class EngineStories:
             self.engine.reload()
             self.stale = False
         decision = match.development is not None and match.development >= DECISION
-        got = self.engine.assign(StoryInput(item.id, item.title, item.link, item.source,
-                                            item.published, item.summary, match.tags,
-                                            decision))
+        given = StoryInput(item.id, item.title, item.link, item.source, item.published,
+                           item.summary, match.tags, decision)
+        got = self.engine.assign(given)
         if got is None and match.model_follow:
             # Only the model called it a follow-up, and it follows nothing here: a report.
-            got = self.engine.assign(StoryInput(
-                item.id, item.title, item.link, item.source, item.published, item.summary,
-                match.tags - {FOLLOW_TAG}))
+            got = self.engine.assign(replace(given, tags=match.tags - {FOLLOW_TAG}))
         if got is None:
             return None
         if got.merged:

@@ -121,9 +121,8 @@ def replay_items(config: Config, rules_config: Config, conn: Conn,
             m, fate = judge.decide(_as_item(row, published, fetched), m)
             if fate is not Fate.ALERT:
                 story.held.append(m.relevance if m.relevance is not None else 0.0)
-                if fate is Fate.DROP or judge.review_channel is None:
-                    continue
-                story.would.add(judge.review_channel)
+                if fate is Fate.REVIEW and judge.review_channel:
+                    story.would.add(judge.review_channel)
                 continue
         routes = route(rules_config.routes, m)
         story.would |= {r.channel for r in routes}

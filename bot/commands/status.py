@@ -33,9 +33,7 @@ from bot.store.readonly import columns, read_only, tables
 
 DEAD_SHOWN = 10
 REPLICAS_WITHIN = 300.0  # seconds: replicas heard from this recently are listed
-
-
-HELD_BACK_SPAN = timedelta(days=7)
+HELD_BACK_SPAN = timedelta(days=7)  # what the relevance model held back, shown
 
 
 def register(sub: Any) -> None:

@@ -44,12 +44,12 @@ class DedupSettings:
     """The score at which a follow-up joins the best live story (below `join_threshold`:
     a follow-up names no new decision, so it belongs in some running thread)."""
     follow_joins_only: bool = False
+    """A follow-up that finds no story to join starts none (the engine returns None): a
+    reaction or an analysis is never a development of its own."""
     distinct_actors: bool = False
     """A decision (see `StoryInput.decision`) joins no story whose first report names other
     governments than it does, none in common (China aside, the usual target: see
     `bot.dedup.actors`); reactions still join the development they answer."""
-    """A follow-up that finds no story to join starts none (the engine returns None): a
-    reaction or an analysis is never a development of its own."""
     founding: timedelta | None = None
     """A story's identity: its reports (not follow-ups) that arrived within this span of its
     first. A new report is scored against them, not against the story's later members, so a

@@ -103,8 +103,13 @@ def hashed(titles: Sequence[str]) -> Vector:
 def featurize(embedder: Embedder, titles: Sequence[str], summaries: Sequence[str]) -> Vector:
     """The feature matrix of (headline, summary) pairs; an empty summary counts as the
     headline's own (so a bare headline is not penalised for having none)."""
+    if len(summaries) != len(titles):
+        raise ValueError("one summary per headline")
     heads = embedder.embed(titles)
-    bodies = embedder.embed([s or t for t, s in zip(titles, summaries, strict=True)])
+    bodies = heads.copy()
+    given = [i for i, s in enumerate(summaries) if s]
+    if given:  # a bare headline's body is its headline: not embedded twice
+        bodies[given] = embedder.embed([summaries[i] for i in given])
     ones = np.ones((len(titles), 1))
     return np.hstack([heads, SUMMARY_WEIGHT * bodies, hashed(titles), ones])
 

@@ -69,15 +69,19 @@ class Judge:
         strong = headline is not None and headline.severity >= Severity.MEDIUM
         return self.threshold if strong else self.summary_threshold
 
-    def verdict(self, item: Item) -> Verdict:
-        """The model's verdict on one item, at the bar its evidence sets."""
-        return self.model.judge(item.title, item.summary, self.bar(item))
+    def verdict(self, item: Item, bar: float | None = None) -> Verdict:
+        """The model's verdict on one item, at the bar its evidence sets (or `bar`)."""
+        return self.model.judge(item.title, item.summary,
+                                self.bar(item) if bar is None else bar)
 
     def decide(self, item: Item, match: Match) -> tuple[Match, Fate]:
         """The match with its score (and follow-up tag), and the alert's fate."""
         if not self.applies(match):
             return match, Fate.ALERT
-        v = self.verdict(item)
+        return self.settle(match, self.verdict(item))
+
+    def settle(self, match: Match, v: Verdict) -> tuple[Match, Fate]:
+        """What a verdict makes of a judged alert: its match, scored, and its fate."""
         if v.kind is Kind.FOLLOW_UP and FOLLOW_TAG not in match.tags:
             scored = replace(match, tags=match.tags | {FOLLOW_TAG}, relevance=v.score,
                              model_follow=True, development=v.development)
@@ -94,13 +98,13 @@ def explanation(judge: Judge, item: Item, match: Match) -> dict[str, object]:
     if not judge.applies(match):
         return {"model": judge.source, "judged": False,
                 "why": "every rule that fired has relevance: false"}
-    v = judge.verdict(item)
     bar = judge.bar(item)
+    v = judge.verdict(item, bar)
     return {
         "model": judge.source, "judged": True, "score": v.score, "bar": bar,
         "bar_for": "headline" if bar == judge.threshold else "summary",
         "kind": v.kind.value, "development": v.development,
-        "fate": judge.decide(item, match)[1].value,
+        "fate": judge.settle(match, v)[1].value,
         "movers": [{"word": w, "change": d} for w, d in judge.model.movers(item.title,
                                                                             item.summary)],
     }
