@@ -8,15 +8,15 @@ within Slack's 3 s. The wait for the state is bounded (`LOCK_WAIT`, on both back
 state still busy then (or away) gets the request written to the journal (`bot.slack.journal`,
 fsynced) before the ack, and the backlog thread applies it once the state is free; the next
 start replays what a crash left there. While entries wait, new envelopes queue behind them,
-so actions apply in the order they came. A dropped socket reconnects (slack-sdk fetches a new
-URL); Slack redelivers what was never acknowledged.
+so actions apply in the order they came. Every ack is kept on disk before it is sent
+(`bot.slack.answers`), so a redelivery is answered the same without the state, even after a
+restart while the state is busy. A dropped socket reconnects (slack-sdk fetches a new URL);
+Slack redelivers what was never acknowledged.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,6 +33,7 @@ from bot.errors import DeliveryError, StoreError
 from bot.slack import actions as buttons
 from bot.slack import commands
 from bot.slack.actions import Context, Result
+from bot.slack.answers import Answers, answers_path
 from bot.slack.backlog import Backlog
 from bot.slack.blocks import Message
 from bot.slack.journal import Entry, Journal, journal_path
@@ -47,7 +48,6 @@ log = logging.getLogger("chipwatch.slack")
 # admin lookup and the fsync it stays well inside Slack's 3 s.
 LOCK_WAIT = 1.5
 BACKLOG_WAIT = 5.0  # the backlog's wait per try (it tries again until the state is free)
-REMEMBERED = 1000  # recent acks kept in memory, for redeliveries while the state is busy
 DEFERRED = "Received; applying it in a moment (the answer follows)."
 
 
@@ -70,11 +70,11 @@ class Interactions:
         self.wake = wake
         self.app_token = app_token
         self.client: SocketModeClient | None = None
-        self.journal = Journal(journal_path(live.current.settings.state_path))
+        state_path = live.current.settings.state_path
+        self.journal = Journal(journal_path(state_path))
+        self.answers = Answers(answers_path(state_path))  # the acks given before a restart
         self.backlog_wait = BACKLOG_WAIT
         self.backlog: Backlog | None = None
-        self._acks: OrderedDict[str, dict[str, Any] | None] = OrderedDict()
-        self._acks_lock = threading.Lock()
 
     # ---- the socket -------------------------------------------------------------------
 
@@ -153,20 +153,25 @@ class Interactions:
         return self._remember(envelope_id, self._answer(request, text, fresh))
 
     def _seen(self, envelope_id: str) -> tuple[bool, dict[str, Any] | None]:
-        """Whether this envelope was answered before, and its ack, from memory or the
-        journal: no state needed, so a busy state cannot change the answer. (After a
-        restart, one already applied is answered from the action log.)"""
-        with self._acks_lock:
-            if envelope_id in self._acks:
-                return True, self._acks[envelope_id]
+        """Whether this envelope was answered before, and its ack, from the answers kept on
+        disk or the journal: no state needed, so a busy state cannot change the answer, before
+        a restart or after it. (One answered too long ago: from the action log.)"""
+        seen, ack = self.answers.get(envelope_id)
+        if seen:
+            return True, ack
         held = self.journal.get(envelope_id)
         return (True, held.ack) if held is not None else (False, None)
 
     def _remember(self, envelope_id: str, handled: Handled) -> Handled:
-        with self._acks_lock:
-            self._acks[envelope_id] = handled.ack
-            while len(self._acks) > REMEMBERED:
-                self._acks.popitem(last=False)
+        """Keep the ack durably before it is sent. If that fails (a full disk) it is sent
+        all the same: the action is in the state (or the journal), whose log answers a
+        redelivery the same while the state is free; refusing the ack would only make
+        Slack tell the user it failed."""
+        try:
+            self.answers.keep(envelope_id, handled.ack)
+        except OSError as exc:
+            log.warning("slack_answer_not_kept envelope=%s path=%s error=%s", envelope_id,
+                        self.answers.path, exc)
         return handled
 
     def _defer(self, envelope_id: str, request: Request, admin: bool, now: datetime,

@@ -101,7 +101,7 @@ class Journal:
             finally:
                 os.close(fd)
             if created:  # the new name must survive a crash too
-                _fsync_dir(self.path.parent)
+                fsync_dir(self.path.parent)
             self._pending[entry.envelope_id] = entry
 
     def get(self, envelope_id: str) -> Entry | None:
@@ -140,7 +140,8 @@ class Journal:
         return failed
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """Make a file's new name (or a rename) in `folder` survive a crash."""
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)
