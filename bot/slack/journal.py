@@ -60,6 +60,38 @@ def journal_path(state_path: Path) -> Path:
     return state_path.with_suffix(".slack-journal")
 
 
+def failed_path(path: Path) -> Path:
+    """Where a journal's entries set aside go: `<journal>.failed`."""
+    return path.with_name(path.name + ".failed")
+
+
+def on_disk(path: Path) -> dict[str, Any]:
+    """What a journal holds, read from its files alone (for `status`, beside a running bot):
+    entries waiting, when the oldest came, entries set aside; `error` if unreadable."""
+    try:
+        waiting = Journal(path).load()
+        aside = set_aside_ids(path)
+    except OSError as exc:  # another user's 0600 file, say
+        return {"error": str(exc)}
+    oldest = min((e.received for e in waiting), default=None)
+    return {"waiting": len(waiting), "oldest": oldest.isoformat() if oldest else None,
+            "set_aside": len(aside), "failed": str(failed_path(path))}
+
+
+def set_aside_ids(path: Path) -> set[str]:
+    """The envelope ids of a journal's entries set aside (in `<journal>.failed`)."""
+    failed = failed_path(path)
+    if not failed.exists():
+        return set()
+    ids = set()
+    for line in failed.read_text("utf-8").splitlines():
+        try:
+            ids.add(str(json.loads(line)["envelope_id"]))
+        except (ValueError, KeyError, TypeError):
+            continue  # cut short by a kill: its entry is still in the journal
+    return ids
+
+
 class Journal:
     """The journal file and, in memory, its entries not yet applied (in arrival order)."""
 
@@ -70,11 +102,13 @@ class Journal:
 
     def load(self) -> list[Entry]:
         """Read the file: the entries waiting to be applied. A last line cut short (killed
-        while writing it) was never fsynced, so never acknowledged: it is skipped."""
+        while writing it) was never fsynced, so never acknowledged: it is skipped; so is an
+        entry set aside (it stays in the file until the others are applied)."""
         with self._lock:
             self._pending.clear()
             if not self.path.exists():
                 return []
+            aside = set_aside_ids(self.path)
             for number, line in enumerate(self.path.read_text("utf-8").splitlines(), 1):
                 if not line.strip():
                     continue
@@ -84,7 +118,8 @@ class Journal:
                     log.warning("slack_journal_line_skipped path=%s line=%d error=%s",
                                 self.path, number, exc)
                     continue
-                self._pending.setdefault(entry.envelope_id, entry)
+                if entry.envelope_id not in aside:
+                    self._pending.setdefault(entry.envelope_id, entry)
             return list(self._pending.values())
 
     def append(self, entry: Entry) -> None:
@@ -128,7 +163,7 @@ class Journal:
     def set_aside(self, entry: Entry, error: str) -> Path:
         """Move an entry that cannot be applied to `<journal>.failed` (kept for an
         operator, with the error), so it no longer holds up the ones behind it."""
-        failed = self.path.with_name(self.path.name + ".failed")
+        failed = failed_path(self.path)
         data = json.loads(entry.to_json()) | {"error": error}
         fd = os.open(failed, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:

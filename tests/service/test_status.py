@@ -5,10 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from bot.slack.journal import Entry, Journal, journal_path
+from bot.slack.requests import Command
 from tests.conftest import run_cli, slack_env, write_config
 from tests.service.helpers import H200
 from tests.support.fake_slack import FakeSlack, Fault
@@ -74,3 +77,31 @@ def test_status_before_the_first_run(tmp_path: Path) -> None:
     config = write_config(tmp_path, [])
     out = run_cli("status", "--config", str(config))
     assert out.returncode == 1 and "has not run yet" in out.stdout
+
+
+def test_status_shows_the_slack_journal(tmp_path: Path, feed_server: FeedServer,
+                                        fake_slack: FakeSlack) -> None:
+    config = write_config(tmp_path, [{"name": "good", "url": feed_server.serve(
+        "/good.rss", rss([H200]))}])
+    assert run_cli("run", "--once", "--config", str(config),
+                   env=slack_env(fake_slack)).returncode == 0
+    quiet = run_cli("status", "--config", str(config))
+    assert quiet.returncode == 0 and "slack journal" not in quiet.stdout  # nothing: no line
+    # What a bot leaves when the state was busy: two actions acknowledged and journaled,
+    # one of which kept failing and was set aside. Written by the journal itself.
+    journal = Journal(journal_path(tmp_path / "state" / "chipwatch.db"))
+    came = datetime.now(UTC) - timedelta(minutes=3)
+    for n, text in enumerate(["mute us-entity-list 2h", "unmute us-entity-list", "feedback"]):
+        journal.append(Entry(f"env-{n}", Command("UADMIN1", "C1", text), True,
+                             came + timedelta(seconds=n), None))
+    journal.set_aside(journal.pending()[0], "KeyError: 'x'")
+
+    table = run_cli("status", "--config", str(config))
+    assert table.returncode == 0, table.stderr
+    failed = tmp_path / "state" / "chipwatch.slack-journal.failed"
+    assert (f"\nslack journal: 2 actions waiting to be applied (oldest 3m ago) · 1 set aside "
+            f"in {failed}\n") in table.stdout, table.stdout
+    data = json.loads(run_cli("status", "--json", "--config", str(config)).stdout)
+    assert data["state_facts"]["slack_journal"] == {
+        "waiting": 2, "oldest": (came + timedelta(seconds=1)).isoformat(), "set_aside": 1,
+        "failed": str(failed)}

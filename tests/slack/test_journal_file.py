@@ -71,6 +71,7 @@ def test_set_aside_keeps_the_entry_and_the_error(tmp_path: Path) -> None:
     assert kept.name == "j.slack-journal.failed"
     assert "env-1" in kept.read_text() and "KeyError" in kept.read_text()
     assert [e.envelope_id for e in journal.pending()] == ["env-2"]
+    assert [e.envelope_id for e in Journal(path).load()] == ["env-2"]  # not replayed
 
 
 def test_sqlite_wait_is_bounded_by_another_process_and_by_a_thread(tmp_path: Path) -> None:

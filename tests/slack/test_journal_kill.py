@@ -9,6 +9,7 @@ answer (from the answers file, without the state) and is applied once."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import stat
@@ -20,7 +21,7 @@ from typing import Any
 import pytest
 
 from bot.slack.interactions import DEFERRED
-from tests.conftest import REPO, write_config
+from tests.conftest import REPO, run_cli, write_config
 from tests.support.fake_slack import APP_TOKEN, TOKEN, FakeSlack
 from tests.support.fake_socket import FakeSocketMode, button, command
 from tests.support.feed_server import FeedServer
@@ -89,6 +90,10 @@ def test_killed_between_ack_and_apply_loses_nothing(tmp_path: Path, feed_server:
             mute = command(ADMIN, "CANY", "mute us-entity-list 2h")
             muted = socket.send("slash_commands", mute)
             acked = _ack(socket, pressed), _ack(socket, muted)
+            # `status` beside the running bot, the state still held: the two wait.
+            shown = run_cli("status", "--config", str(config))
+            assert re.search(r"\nslack journal: 2 actions waiting to be applied \(oldest "
+                             r"\S+ ago\)\n", shown.stdout), shown.stdout + shown.stderr
             # Inside the gap: acknowledged, not applied (the state is still held), and now
             # the process dies without a chance to do anything more.
             first.send_signal(signal.SIGKILL)
@@ -126,6 +131,7 @@ def test_killed_between_ack_and_apply_loses_nothing(tmp_path: Path, feed_server:
             print(err1[-3000:], err2[-3000:])  # shown by pytest when the test fails
     assert second.returncode == 0, err2
     assert "slack_journal_replay entries=2" in err2
+    assert "slack journal" not in run_cli("status", "--config", str(config)).stdout  # all in
     assert _count(state, "SELECT COUNT(*) FROM feedback") == 1
     assert _count(state, "SELECT COUNT(*) FROM rule_mutes WHERE rule_id = "
                          "'us-entity-list'") == 1
