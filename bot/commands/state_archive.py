@@ -3,8 +3,9 @@ state (SQLite or PostgreSQL, read-only), as an archive `backtest` and `cluster` 
 team can backtest a rule change on its own history.
 
 The state keeps what retention keeps: every item for `state.keep` (90 days by default), but
-items no rule fired on only for `state.keep_unmatched` (30 days): an older window of the
-archive holds the alerted items only, and a backtest there can drop alerts, not find new ones.
+items no rule fired on only for `state.keep_unmatched` (7 days by default): an older window of
+the archive holds the alerted items only, and a backtest there can drop alerts, not find new
+ones.
 """
 
 from __future__ import annotations

@@ -120,9 +120,8 @@ def compile_settings(raw: ChipwatchConfig, config_path: Path) -> Settings:
 
 
 DEFAULT_KEEP = timedelta(days=90)
-DEFAULT_KEEP_UNMATCHED = timedelta(days=14)  # as a backtest's in-memory store keeps items
-# Exact dedup by (feed, title) looks back this far (bot.store.items.SAME_TITLE_SPAN).
-SAME_TITLE_SPAN = timedelta(days=7)
+# A week: `replay`'s default window sees every item of it (a feed past max_age alerts nothing).
+DEFAULT_KEEP_UNMATCHED = timedelta(days=7)
 
 
 def retention_keep(raw: ChipwatchConfig) -> tuple[timedelta, timedelta, str]:
@@ -141,16 +140,17 @@ def retention_keep(raw: ChipwatchConfig) -> tuple[timedelta, timedelta, str]:
 
 def unmatched_floor(raw: ChipwatchConfig) -> tuple[timedelta, str]:
     """How long an item no rule fired on must stay, and why: while a feed may still serve it
-    within its max_age (gone sooner, it could be matched again by a changed rule and alert)
-    and while exact dedup by title looks back. Stories never hold such items."""
-    floors = [(SAME_TITLE_SPAN, "exact dedup by title"),
-              (raw.defaults.max_age, "defaults.max_age")]
+    within its max_age (gone sooner, it could be matched again by a changed rule and alert).
+    Exact dedup by title needs no more: a headline no rule fired on, re-issued under a new
+    guid, is screened again and fires nothing under the same rules. Stories never hold
+    such items."""
+    floors = [(raw.defaults.max_age, "defaults.max_age")]
     floors += [(f.max_age, f"feed {f.name!r} max_age") for f in raw.feeds if f.max_age]
     return max(floors, key=lambda pair: pair[0])
 
 
 def unmatched_keep(raw: ChipwatchConfig) -> timedelta:
-    """`state.keep_unmatched`, unset: 14 days or its floor, never longer than `keep`."""
+    """`state.keep_unmatched`, unset: 7 days or its floor, never longer than `keep`."""
     if raw.state.keep_unmatched is not None:
         return raw.state.keep_unmatched
     return min(retention_keep(raw)[0], max(DEFAULT_KEEP_UNMATCHED, unmatched_floor(raw)[0]))

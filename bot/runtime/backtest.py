@@ -34,6 +34,7 @@ from bot.slack.blocks import Message
 from bot.slack.notifier import LocalNotifier, Posted
 from bot.store import actions, outbox
 from bot.store import items as item_store
+from bot.store.sqlite import SqliteStore
 
 SHOWN_AGAIN = 1  # a feed document's older items shown with its new ones
 KEEP_ITEMS = timedelta(days=14)  # the in-memory store forgets items older than this
@@ -174,6 +175,8 @@ class Backtest:
                 item_store.prune(conn, at - KEEP_ITEMS)
             return
         retention.run(db, *self.keep, at, self.clock)
+        if isinstance(db, SqliteStore):  # the file as it stands, not its log's high-water mark
+            db.checkpoint()
         self.sizes[at.strftime("%Y-%m")] = db.size()
 
     def _quiet_until(self, at: datetime) -> Iterator[Sent]:

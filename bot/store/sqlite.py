@@ -25,6 +25,9 @@ from bot.store.readonly import open_file
 # Primary result codes of a write the disk could not take (the rest are our bugs or locks).
 WRITE_FAULTS = frozenset({sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_READONLY})
 BUSY_TIMEOUT = 30  # seconds a statement waits for another process's lock on the file
+# A write-ahead log keeps the size of its largest burst on disk unless told otherwise; past a
+# checkpoint it is cut back to this, so the state's footprint follows what it holds.
+WAL_LIMIT = 4 * 1024 * 1024
 
 
 class FaultConnection(sqlite3.Connection):
@@ -96,6 +99,7 @@ class SqliteStore:
                 if fresh:  # only before the first table: retention gives pages back
                     conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
                 conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute(f"PRAGMA journal_size_limit={WAL_LIMIT}")
                 conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.row_factory = sqlite3.Row
@@ -204,6 +208,12 @@ class SqliteStore:
             # A plain execute frees one page per step; a script runs it to the end.
             self._conn.executescript(f"PRAGMA incremental_vacuum({int(pages)})")
             return int(self._conn.execute("PRAGMA freelist_count").fetchone()[0])
+
+    def checkpoint(self) -> None:
+        """Fold the write-ahead log into the file and cut the log to nothing (waits for
+        readers; a backtest's measure, where nothing else reads)."""
+        with self.lock:
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def size(self) -> int:
         """Bytes the state takes on disk: the file and its write-ahead log."""

@@ -24,20 +24,22 @@ def _load(tmp_path: Path, state: dict[str, str],
 
 
 def test_defaults_and_what_raises_them(tmp_path: Path) -> None:
-    assert _load(tmp_path, {}) == (timedelta(days=90), timedelta(days=14))
+    assert _load(tmp_path, {}) == (timedelta(days=90), timedelta(days=7))
     # A feed that alerts items up to a year old: both reach its max_age.
     long = {**FEED, "max_age": "365d"}
     assert _load(tmp_path, {}, long) == (timedelta(days=365), timedelta(days=365))
     assert _load(tmp_path, {"keep": "120d", "keep_unmatched": "7d"}) == (
         timedelta(days=120), timedelta(days=7))
+    # Items no rule fired on need to outlive max_age only (1d here), not a week.
+    assert _load(tmp_path, {"keep_unmatched": "2d"})[1] == timedelta(days=2)
 
 
 @pytest.mark.parametrize(("state", "feed", "message"), [
     ({"keep": "10d"}, FEED, "state.keep: 10d is shorter than dedup.follow_window (30d)"),
     ({"keep": "60d"}, {**FEED, "max_age": "70d"},
      "state.keep: 60d is shorter than feed 'wire' max_age (70d)"),
-    ({"keep_unmatched": "3d"}, FEED,
-     "state.keep_unmatched: 3d is shorter than exact dedup by title (7d)"),
+    ({"keep_unmatched": "1d"}, {**FEED, "max_age": "2d"},
+     "state.keep_unmatched: 1d is shorter than feed 'wire' max_age (2d)"),
     ({"keep_unmatched": "100d"}, FEED,
      "state.keep_unmatched: 100d is longer than state.keep (90d)"),
     ({"keep_for_ever": "1d"}, FEED, "state.keep_for_ever"),
