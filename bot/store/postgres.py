@@ -12,6 +12,7 @@ replica's term is still the current one, or raises `FencedError` and commits not
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 import threading
 import time
@@ -29,7 +30,9 @@ from bot.store.base import WRITER_LOCK, Conn, Fence, FencedError, StateBusy
 from bot.store.faults import WriteHealth
 from bot.store.migrations import MIGRATIONS, migration_sql
 
+log = logging.getLogger("chipwatch.store")
 MIGRATE_LOCK = 0x63687701
+MIGRATE_TRIES = 3
 # A session stuck inside a transaction (its process stopped) holds the writer lock; the
 # server ends it after this long (a third of the failover time by default), so a paused
 # leader cannot block its successor.
@@ -172,7 +175,23 @@ class PostgresStore:
 
     def migrate(self) -> None:
         """Apply the migrations not yet applied, in one transaction under the migration lock:
-        one replica at a time (the others wait, then find nothing left to do)."""
+        one replica at a time (the others wait, then find nothing left to do). A connection
+        lost on the way, even at the COMMIT whose answer never came, is no reason to exit:
+        the transaction committed whole or not at all, and a look on a new connection, under
+        the lock again, finds which (a server that is down fails the pool's wait, as before)."""
+        for attempt in range(MIGRATE_TRIES):
+            try:
+                self._migrate()
+                return
+            except PoolTimeout:
+                raise
+            except psycopg.OperationalError as exc:
+                if attempt + 1 == MIGRATE_TRIES:
+                    raise
+                log.warning("migration_connection_lost error=%s action=look_again",
+                            _lost(exc).args[0])
+
+    def _migrate(self) -> None:
         with self.pool.connection() as raw, raw.transaction():
             # The lock comes first, before even the version table is made: two replicas
             # started together on an empty database would both create it, and one would
