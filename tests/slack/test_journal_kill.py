@@ -171,6 +171,8 @@ def test_answered_before_a_kill_is_answered_the_same_while_the_state_is_held(
         assert acked[1]["payload"]["text"].startswith("Muted `us-entity-list` until")
         assert _count(state, "SELECT COUNT(*) FROM slack_actions") == 2
         assert stat.S_IMODE(answers.stat().st_mode) == 0o600  # command answers: user text
+        # The press's answer is posted after its ack: the kill may come before or after it.
+        ephemeral = len(fake_slack.state.ephemeral)
 
         second = _start(config, fake_slack)
         try:
@@ -198,4 +200,4 @@ def test_answered_before_a_kill_is_answered_the_same_while_the_state_is_held(
     assert _count(state, "SELECT COUNT(*) FROM slack_actions") == 2  # applied once each
     assert _count(state, "SELECT COUNT(*) FROM feedback") == 1
     assert _count(state, "SELECT COUNT(*) FROM rule_mutes") == 1
-    assert len(fake_slack.state.ephemeral) == 1  # the press's answer, not a second one
+    assert len(fake_slack.state.ephemeral) == ephemeral  # no second answer to the press
