@@ -24,7 +24,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-from bot.slack.journal import fsync_dir
+from bot.slack.lines import append_line, fsync_dir
 
 log = logging.getLogger("chipwatch.slack")
 KEEP = 500  # answers kept: hours of a busy team's actions; Slack retries within minutes
@@ -45,14 +45,12 @@ class Answers:
         self._lock = threading.Lock()
         self._acks: OrderedDict[str, Ack] = OrderedDict()
         self._lines = 0  # lines in the file, compacted ones included
-        self._torn = False  # the file ends inside a line (killed mid-write: never acked)
         self._load()
 
     def _load(self) -> None:
         if not self.path.exists():
             return
         text = self.path.read_text("utf-8")
-        self._torn = bool(text) and not text.endswith("\n")
         for line in text.splitlines():
             self._lines += 1
             try:
@@ -77,28 +75,14 @@ class Answers:
             if self._lines >= 2 * self.bound:
                 self._rewrite()
             else:
-                # A torn last line gets its end first, so this line is a line of its own.
-                self._append(("\n" if self._torn else "") + line)
+                append_line(self.path, line)
+                self._lines += 1
 
     def _put(self, envelope_id: str, ack: Ack) -> None:
         self._acks[envelope_id] = ack
         self._acks.move_to_end(envelope_id)
         while len(self._acks) > self.bound:
             self._acks.popitem(last=False)
-
-    def _append(self, text: str) -> None:
-        created = not self.path.exists()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            os.write(fd, text.encode("utf-8"))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        if created:  # the new name must survive a crash too
-            fsync_dir(self.path.parent)
-        self._lines += text.count("\n")
-        self._torn = False
 
     def _rewrite(self) -> None:
         """The file becomes the answers in memory (the last `bound`, the newest included):
@@ -111,7 +95,7 @@ class Answers:
             os.fsync(f.fileno())
         os.replace(fresh, self.path)
         fsync_dir(self.path.parent)
-        self._lines, self._torn = len(self._acks), False
+        self._lines = len(self._acks)
         log.info("slack_answers_compacted kept=%d path=%s", self._lines, self.path)
 
 

@@ -24,6 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bot.slack.lines import append_line
 from bot.slack.requests import ButtonPress, Command, Request
 
 log = logging.getLogger("chipwatch.slack")
@@ -125,18 +126,8 @@ class Journal:
     def append(self, entry: Entry) -> None:
         """Write one entry durably (flushed, fsynced) before the caller acknowledges it; an
         OSError (a full disk) propagates: the envelope must then not be acknowledged."""
-        line = (entry.to_json() + "\n").encode("utf-8")
         with self._lock:
-            created = not self.path.exists()
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            try:
-                os.write(fd, line)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            if created:  # the new name must survive a crash too
-                fsync_dir(self.path.parent)
+            append_line(self.path, entry.to_json() + "\n")
             self._pending[entry.envelope_id] = entry
 
     def get(self, envelope_id: str) -> Entry | None:
@@ -165,20 +156,7 @@ class Journal:
         operator, with the error), so it no longer holds up the ones behind it."""
         failed = failed_path(self.path)
         data = json.loads(entry.to_json()) | {"error": error}
-        fd = os.open(failed, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            os.write(fd, (json.dumps(data, ensure_ascii=False) + "\n").encode("utf-8"))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        append_line(failed, json.dumps(data, ensure_ascii=False) + "\n")
         self.done(entry.envelope_id)
         return failed
 
-
-def fsync_dir(folder: Path) -> None:
-    """Make a file's new name (or a rename) in `folder` survive a crash."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

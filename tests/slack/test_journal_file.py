@@ -48,6 +48,11 @@ def test_a_line_cut_short_is_skipped(tmp_path: Path) -> None:
     with open(path, "a", encoding="utf-8") as f:  # killed halfway through a write
         f.write(_entries()[1].to_json()[:40])
     assert Journal(path).load() == [_entries()[0]]
+    # The next start writes its entry on a line of its own: only the torn line is lost.
+    again = Journal(path)
+    again.load()
+    again.append(_entries()[1])
+    assert Journal(path).load() == _entries()
 
 
 def test_emptied_once_everything_is_applied(tmp_path: Path) -> None:
