@@ -35,7 +35,7 @@ from tests.support.util import wait_for
 
 pytestmark = pytest.mark.slow
 FAILOVER = 6.0
-PER_FEED = 40
+PER_FEED = 60  # a minute of publishing: every moment comes while feeds still grow
 GROW_EVERY = 1.0
 MIGRATION = (b"CREATE TABLE IF NOT EXISTS schema_version",)
 TAKEOVER = (b"UPDATE leader SET term = term + 1",)
