@@ -58,6 +58,14 @@ def _ack(socket: FakeSocketMode, eid: str, n: int = 1) -> dict[str, Any]:
     return socket.ack_for(eid)[n - 1]
 
 
+def _first_alert(socket: FakeSocketMode, state: Path, slack: FakeSlack) -> dict[str, Any]:
+    """The bot's first parent alert in #chip-alerts, once Socket Mode is up and it is sent."""
+    assert socket.wait_connections(1, timeout=90)
+    sent = "SELECT COUNT(*) FROM outbox WHERE kind = 'alert' AND state = 'sent'"
+    assert wait_for(lambda: _count(state, sent) >= 1, timeout=60)
+    return slack.state.top_level("#chip-alerts")[0]
+
+
 def _config(tmp_path: Path, feed_server: FeedServer, fake_slack: FakeSlack) -> Path:
     url = feed_server.serve("/f.rss", rss(["China approves imports of Nvidia H200 chips"]))
     return write_config(tmp_path, [{"name": "f", "url": url, "interval": "1s"}],
@@ -72,14 +80,11 @@ def test_killed_between_ack_and_apply_loses_nothing(tmp_path: Path, feed_server:
     config = _config(tmp_path, feed_server, fake_slack)
     state = tmp_path / "state" / "chipwatch.db"
     journal = tmp_path / "state" / "chipwatch.slack-journal"
-    sent = "SELECT COUNT(*) FROM outbox WHERE kind = 'alert' AND state = 'sent'"
     with FakeSocketMode() as socket:
         fake_slack.state.socket_url = socket.url
         first = _start(config, fake_slack)
         try:
-            assert socket.wait_connections(1, timeout=90)
-            assert wait_for(lambda: _count(state, sent) >= 1, timeout=60)
-            parent = fake_slack.state.top_level("#chip-alerts")[0]
+            parent = _first_alert(socket, state, fake_slack)
             cid = fake_slack.state.channel_id("#chip-alerts")
             # Another process writes to the state file (a backup, `state copy`…) and keeps
             # it: the bot can apply nothing from here on.
@@ -147,14 +152,11 @@ def test_answered_before_a_kill_is_answered_the_same_while_the_state_is_held(
     state = tmp_path / "state" / "chipwatch.db"
     answers = tmp_path / "state" / "chipwatch.slack-answers"
     journal = tmp_path / "state" / "chipwatch.slack-journal"
-    sent = "SELECT COUNT(*) FROM outbox WHERE kind = 'alert' AND state = 'sent'"
     with FakeSocketMode() as socket:
         fake_slack.state.socket_url = socket.url
         first = _start(config, fake_slack)
         try:
-            assert socket.wait_connections(1, timeout=90)
-            assert wait_for(lambda: _count(state, sent) >= 1, timeout=60)
-            parent = fake_slack.state.top_level("#chip-alerts")[0]
+            parent = _first_alert(socket, state, fake_slack)
             press = button("UREADER1", fake_slack.state.channel_id("#chip-alerts"),
                            parent["ts"], "chipwatch_not_relevant")
             mute = command(ADMIN, "CANY", "mute us-entity-list 2h")

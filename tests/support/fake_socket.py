@@ -22,18 +22,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Self
 
+from tests.support.util import recv_exact
+
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 TEXT, CLOSE, PING, PONG = 0x1, 0x8, 0x9, 0xA
-
-
-def _recv_exact(sock: socket.socket, n: int) -> bytes:
-    data = b""
-    while len(data) < n:
-        chunk = sock.recv(n - len(data))
-        if not chunk:
-            raise ConnectionError("closed")
-        data += chunk
-    return data
 
 
 def frame(opcode: int, payload: bytes) -> bytes:
@@ -203,14 +195,14 @@ class FakeSocketMode:
 
     def _read(self, conn: Conn) -> None:
         while conn.open:
-            b1, b2 = _recv_exact(conn.sock, 2)
+            b1, b2 = recv_exact(conn.sock, 2)
             opcode, n = b1 & 0x0F, b2 & 0x7F
             if n == 126:
-                n = struct.unpack("!H", _recv_exact(conn.sock, 2))[0]
+                n = struct.unpack("!H", recv_exact(conn.sock, 2))[0]
             elif n == 127:
-                n = struct.unpack("!Q", _recv_exact(conn.sock, 8))[0]
-            mask = _recv_exact(conn.sock, 4) if b2 & 0x80 else b"\0\0\0\0"
-            data = bytes(b ^ mask[i % 4] for i, b in enumerate(_recv_exact(conn.sock, n)))
+                n = struct.unpack("!Q", recv_exact(conn.sock, 8))[0]
+            mask = recv_exact(conn.sock, 4) if b2 & 0x80 else b"\0\0\0\0"
+            data = bytes(b ^ mask[i % 4] for i, b in enumerate(recv_exact(conn.sock, n)))
             if opcode == PING:
                 conn.send(PONG, data)
             elif opcode == CLOSE:

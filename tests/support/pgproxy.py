@@ -20,6 +20,8 @@ import threading
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
+from tests.support.util import recv_exact
+
 _COMMIT = (b"COMMIT", b"END")
 _RESTART = (b"BEGIN", b"START", b"ROLLBACK", b"ABORT")
 
@@ -48,20 +50,10 @@ def text_param(value: str) -> bytes:
     return struct.pack("!I", len(data)) + data
 
 
-def _exactly(sock: socket.socket, n: int) -> bytes:
-    data = b""
-    while len(data) < n:
-        chunk = sock.recv(n - len(data))
-        if not chunk:
-            raise ConnectionError("closed")
-        data += chunk
-    return data
-
-
 def _message(sock: socket.socket, typed: bool = True) -> bytes:
-    head = _exactly(sock, 5 if typed else 4)
+    head = recv_exact(sock, 5 if typed else 4)
     size = struct.unpack("!I", head[1:] if typed else head)[0]
-    return head + _exactly(sock, size - 4)
+    return head + recv_exact(sock, size - 4)
 
 
 def _close(*socks: socket.socket) -> None:
