@@ -4,16 +4,12 @@ state directory it may not write (saying it reads a snapshot)."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, TEST_RULES, run_cli, write_config
+from tests.conftest import TEST_RULES, run_cli, write_config
+from tests.failsafe.readers import as_reader, stopped_bot_state
 from tests.service.helpers import H200
 from tests.support.feed_server import FeedServer
 from tests.support.util import rss
@@ -44,24 +40,10 @@ def test_status_shows_digests(tmp_path: Path, feed_server: FeedServer) -> None:
 @pytest.mark.slow
 def test_status_on_a_read_only_state_directory(shared_dir: Path,
                                                feed_server: FeedServer) -> None:
-    url = feed_server.serve("/f.rss", rss([H200]))
-    config = write_config(shared_dir, [{"name": "f", "url": url}])
-    assert run_cli("run", "--once", "--config", str(config)).returncode == 0
-    state = shared_dir / "state" / "chipwatch.db"
-    db = sqlite3.connect(state)  # the last connection to close removes -wal and -shm,
-    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # as after the bot stopped
-    db.close()
+    config, state = stopped_bot_state(shared_dir, feed_server)
     assert not (shared_dir / "state" / "chipwatch.db-shm").exists()
     before = state.read_bytes()
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    cmd = [sys.executable, "-m", "bot", "status", "--config", str(config)]
-    if os.geteuid() == 0:  # root writes anywhere: read as nobody instead
-        if shutil.which("setpriv") is None:
-            pytest.skip("running as root without setpriv")
-        cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *cmd]
-    else:
-        (shared_dir / "state").chmod(0o555)
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd="/", timeout=30)
+    out = as_reader(shared_dir, "status", "--config", str(config))
     assert out.returncode == 0, out.stdout + out.stderr
     first = out.stdout.splitlines()[0]
     assert first.startswith(f"state: {state} (read only; ") and "snapshot" in first
