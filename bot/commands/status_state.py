@@ -6,7 +6,6 @@ not yet in it (the Socket Mode journal beside it)."""
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from bot.config import Config
@@ -14,14 +13,14 @@ from bot.config.duration import format_duration
 from bot.slack.journal import journal_path, on_disk
 from bot.store import retention
 from bot.store.base import Conn
+from bot.store.sqlite import file_size
 
 
 def facts(conn: Conn, names: set[str], config: Config, url: str | None) -> dict[str, Any]:
     """Size in bytes, the oldest row's time, `state.keep`, retention's last run (or None),
     and the Slack journal's files (`bot.slack.journal.on_disk`)."""
     if url is None:
-        path = config.settings.state_path
-        size = sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
+        size = file_size(config.settings.state_path)
     else:
         size = int(conn.execute("SELECT pg_database_size(current_database())").fetchone()[0])
     return {"size_bytes": size, "oldest_row": retention.oldest(conn),

@@ -217,8 +217,7 @@ class SqliteStore:
 
     def size(self) -> int:
         """Bytes the state takes on disk: the file and its write-ahead log."""
-        return sum(Path(self.path + suffix).stat().st_size for suffix in ("", "-wal")
-                   if Path(self.path + suffix).exists()) if self.path != ":memory:" else 0
+        return file_size(self.path) if self.path != ":memory:" else 0
 
     def read(self, sql: str, params: tuple[object, ...] = ()) -> list[Any]:
         with self.lock:
@@ -227,6 +226,11 @@ class SqliteStore:
     def close(self) -> None:
         with self.lock:
             self._conn.close()
+
+
+def file_size(path: str | Path) -> int:
+    """Bytes a state file takes on disk: the file and its write-ahead log."""
+    return sum(p.stat().st_size for p in (Path(path), Path(f"{path}-wal")) if p.exists())
 
 
 def _copy_into(conn: sqlite3.Connection, path: Path) -> None:
